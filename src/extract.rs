@@ -1,0 +1,309 @@
+//! Stage 3, `extract`: the map step. One `/api/chat` call per [`Chunk`] → [`Candidate`]
+//! takeaways, each with the model's importance and a supporting quote that is looked up in the
+//! chunk (grounding).
+//!
+//! Structured output follows DESIGN.md fact 5: `format` carries a JSON schema, ```json fences and
+//! `<think>` blocks are stripped, the answer is validated, an invalid one gets one retry that
+//! says what was wrong, then a clear error quoting the start of the raw answer.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::llm::{ChatRequest, ChatResponse, Llm, LlmError, Message, Options};
+use crate::prompts::{ExtractVars, PromptError, Prompts};
+use crate::split::{self, Chunk};
+use crate::tokens;
+
+/// Most takeaways asked of one chunk.
+pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 4;
+
+/// The map step's answer schema (sent as Ollama `format`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct ExtractAnswer {
+    /// The chunk's takeaways, most important first.
+    #[schemars(length(max = 4))]
+    pub takeaways: Vec<RawTakeaway>,
+}
+
+/// One takeaway as the model gives it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct RawTakeaway {
+    /// The takeaway in at most ~12 words.
+    pub headline: String,
+    /// One sentence explaining it.
+    pub detail: String,
+    /// 1 (minor) to 5 (central).
+    #[schemars(range(min = 1, max = 5))]
+    pub importance: u8,
+    /// A short phrase copied from the chunk.
+    pub quote: String,
+}
+
+/// A takeaway candidate from one chunk, before merging and ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Index of the chunk it came from.
+    pub chunk: usize,
+    /// Position among all candidates of the document (chunk order, then answer order); the
+    /// deterministic tie-breaker of the ranking.
+    pub ordinal: usize,
+    /// Short headline.
+    pub headline: String,
+    /// One-sentence detail.
+    pub detail: String,
+    /// The model's importance, 1..=5.
+    pub importance: u8,
+    /// The supporting quote the model gave.
+    pub quote: String,
+    /// Whether the quote was found in the chunk text (after folding case, punctuation and
+    /// white space). A quote that is not there is a hallucination signal.
+    pub quote_found: bool,
+    /// Heading path of the section that holds the quote (the chunk's first section when the
+    /// quote was not found).
+    pub heading_path: Vec<String>,
+}
+
+/// Why the map step failed for a chunk.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The model call failed.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// A template failed.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// The model's answer was invalid twice.
+    #[error("the model's answer was not valid JSON for the schema ({detail}); it began: {raw_start:?}")]
+    Invalid {
+        /// What was wrong with the second answer.
+        detail: String,
+        /// The first 200 characters of the raw answer.
+        raw_start: String,
+    },
+}
+
+/// The settings of every call in a run (one `num_ctx` for the whole run: DESIGN.md fact 3).
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// Ollama model name.
+    pub model: String,
+    /// Options sent with every call.
+    pub options: Options,
+}
+
+/// The JSON schema of `T` as a `serde_json::Value`, for Ollama's `format`.
+pub fn schema_of<T: JsonSchema>() -> serde_json::Value {
+    let mut v = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        // `$schema` and `title` tell the model nothing and cost tokens in grammar-less servers.
+        obj.remove("$schema");
+        obj.remove("title");
+    }
+    v
+}
+
+/// Takes the JSON out of a model answer: drops `<think>…</think>` blocks and ``` fences, then
+/// parses. Errors with serde's message.
+pub fn parse_answer<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
+    let mut text = raw;
+    let owned;
+    if let Some(end) = text.find("</think>") {
+        owned = text[end + "</think>".len()..].to_string();
+        text = &owned;
+    }
+    let trimmed = text.trim();
+    let inner = if let Some(rest) = trimmed.strip_prefix("```") {
+        // Skip an info string such as `json`, then take up to the closing fence.
+        let rest = rest.split_once('\n').map_or("", |(_, r)| r);
+        rest.rsplit_once("```").map_or(rest, |(body, _)| body)
+    } else {
+        trimmed
+    };
+    serde_json::from_str(inner.trim()).map_err(|e| e.to_string())
+}
+
+/// One structured call: sends `messages` with `format` = schema of `T`, parses and checks the
+/// answer with `check`, and retries once with the error. Returns the value and the responses.
+///
+/// Errors: [`ExtractError::Llm`] when a call fails, [`ExtractError::Invalid`] after two invalid
+/// answers.
+pub async fn call_json<T, F>(
+    llm: &Llm,
+    call: &CallSettings,
+    messages: Vec<Message>,
+    check: F,
+) -> Result<(T, Vec<ChatResponse>), ExtractError>
+where
+    T: DeserializeOwned + JsonSchema,
+    F: Fn(&T) -> Result<(), String>,
+{
+    let format = schema_of::<T>();
+    let mut messages = messages;
+    let mut responses = Vec::new();
+    for attempt in 0..2 {
+        let request = ChatRequest {
+            model: call.model.clone(),
+            estimated_prompt_tokens: messages
+                .iter()
+                .map(|m| tokens::estimate(&m.content))
+                .sum(),
+            messages: messages.clone(),
+            format: Some(format.clone()),
+            options: call.options.clone(),
+        };
+        let response = llm.chat(&request).await?;
+        let raw = response.content.clone();
+        responses.push(response);
+        let result = parse_answer::<T>(&raw).and_then(|v| check(&v).map(|()| v));
+        match result {
+            Ok(v) => return Ok((v, responses)),
+            Err(detail) if attempt == 0 => {
+                messages.push(Message::assistant(raw));
+                messages.push(Message::user(format!(
+                    "That answer was not valid: {detail}. Answer again with only the JSON object described above."
+                )));
+            }
+            Err(detail) => {
+                return Err(ExtractError::Invalid {
+                    detail,
+                    raw_start: raw.chars().take(200).collect(),
+                })
+            }
+        }
+    }
+    unreachable!("the loop returns on its second attempt")
+}
+
+fn check_answer(a: &ExtractAnswer) -> Result<(), String> {
+    for (i, t) in a.takeaways.iter().enumerate() {
+        if t.headline.trim().is_empty() {
+            return Err(format!("takeaway {} has an empty headline", i + 1));
+        }
+        if !(1..=5).contains(&t.importance) {
+            return Err(format!(
+                "takeaway {} has importance {}, expected 1 to 5",
+                i + 1,
+                t.importance
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The map step for one chunk: renders the prompt, calls the model, grounds the quotes.
+///
+/// `first_ordinal` numbers the candidates. Errors: see [`call_json`] and [`ExtractError`].
+pub async fn extract_chunk(
+    llm: &Llm,
+    prompts: &Prompts,
+    call: &CallSettings,
+    title: &str,
+    body: &str,
+    chunk: &Chunk,
+    first_ordinal: usize,
+) -> Result<(Vec<Candidate>, Vec<ChatResponse>), ExtractError> {
+    let text = chunk.text(body);
+    let vars = ExtractVars {
+        title,
+        sections: section_labels(chunk),
+        chunk: text,
+        max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
+    };
+    let messages = prompts.extract_messages(&vars)?;
+    let (answer, responses) = call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
+    let candidates = answer
+        .takeaways
+        .into_iter()
+        .take(MAX_TAKEAWAYS_PER_CHUNK)
+        .enumerate()
+        .map(|(i, t)| {
+            let found = find_quote(text, &t.quote);
+            let heading_path = match found {
+                Some(offset) => chunk.heading_path_at(chunk.range.start + offset).to_vec(),
+                None => chunk.parts[0].heading_path.clone(),
+            };
+            Candidate {
+                chunk: chunk.index,
+                ordinal: first_ordinal + i,
+                headline: tidy(&t.headline),
+                detail: tidy(&t.detail),
+                importance: t.importance.clamp(1, 5),
+                quote: tidy(&t.quote),
+                quote_found: found.is_some(),
+                heading_path,
+            }
+        })
+        .collect();
+    Ok((candidates, responses))
+}
+
+/// Distinct heading-path labels of a chunk's parts, in order.
+pub fn section_labels(chunk: &Chunk) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &chunk.parts {
+        let l = split::label(&p.heading_path);
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Byte offset in `text` where `quote` starts, comparing case-folded letters and digits only
+/// (punctuation, quotes and white space are skipped on both sides). `None` for quotes with fewer
+/// than 8 letters or digits: too short to ground anything.
+pub fn find_quote(text: &str, quote: &str) -> Option<usize> {
+    let fold = |s: &str| -> Vec<(usize, char)> {
+        s.char_indices()
+            .filter(|(_, c)| c.is_alphanumeric())
+            .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
+            .collect()
+    };
+    let hay = fold(text);
+    let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
+    if needle.len() < 8 || needle.len() > hay.len() {
+        return None;
+    }
+    hay.windows(needle.len())
+        .find(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))
+        .map(|w| w[0].0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_and_think_are_stripped() {
+        let raw = "<think>hmm</think>\n```json\n{\"takeaways\": []}\n```";
+        let a: ExtractAnswer = parse_answer(raw).unwrap();
+        assert!(a.takeaways.is_empty());
+    }
+
+    #[test]
+    fn invalid_json_reports_serde_error() {
+        let e = parse_answer::<ExtractAnswer>("{\"takeaways\": [{}]}").unwrap_err();
+        assert!(e.contains("missing field"), "{e}");
+    }
+
+    #[test]
+    fn quotes_are_found_ignoring_case_and_punctuation() {
+        let text = "We saw that “Platform engineering” takes centre stage, again.";
+        assert_eq!(find_quote(text, "platform engineering takes centre"), Some(15));
+        assert_eq!(find_quote(text, "platform teams are dead"), None);
+        assert_eq!(find_quote(text, "we"), None);
+    }
+
+    #[test]
+    fn schema_has_the_fields() {
+        let s = schema_of::<ExtractAnswer>().to_string();
+        for f in ["takeaways", "headline", "detail", "importance", "quote"] {
+            assert!(s.contains(f), "{s}");
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The stages wired together for one document: split → extract (map) → rank (reduce) →
+//! [`Summary`]. Never prints: progress goes through a [`Progress`] the caller supplies.
+
+use serde::Serialize;
+
+use crate::extract::{self, CallSettings, Candidate, ExtractError};
+use crate::input::Document;
+use crate::llm::{ChatResponse, Llm, LlmError, Options};
+use crate::prompts::{ExtractVars, PromptError, Prompts, RankItem, RankVars};
+use crate::rank::{self, Takeaway};
+use crate::split::{self, Budget, Chunk};
+use crate::tokens;
+
+/// What a run is asked to do. Built by the CLI from flags, environment and defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Ollama model name.
+    pub model: String,
+    /// Context window in tokens; `None`: the model's own (`/api/show`), capped at
+    /// [`NUM_CTX_CAP`].
+    pub num_ctx: Option<u32>,
+    /// Most tokens a call may generate (Ollama `num_predict`).
+    pub num_predict: u32,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Sampling seed.
+    pub seed: Option<i32>,
+    /// How many takeaways to print.
+    pub top: usize,
+    /// Chunk target in estimated tokens ([`split::DEFAULT_TARGET_TOKENS`]).
+    pub target_tokens: usize,
+    /// Ask the model to reorder the short list at the end ([`rank::blend_order`]).
+    pub final_pass: bool,
+    /// Go on past a chunk that fails, and list it as missing.
+    pub keep_going: bool,
+    /// The date printed in the summary, `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
+/// costs memory and time on a CPU for nothing: chunks are ~1k tokens ([`split::DEFAULT_TARGET_TOKENS`]).
+pub const NUM_CTX_CAP: u32 = 8192;
+
+/// `num_ctx` when neither the flag nor `/api/show` gives one: the smallest default of current
+/// Ollama versions (DESIGN.md, fact 4).
+pub const NUM_CTX_FALLBACK: u32 = 2048;
+
+/// Default `num_predict`: four takeaways of JSON are ~300 tokens.
+pub const DEFAULT_NUM_PREDICT: u32 = 512;
+
+/// How many times a chunk is split again after a call showed it did not fit.
+const MAX_RESPLITS: usize = 3;
+
+/// The result of the whole pipeline for one document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The writeup's title (front matter, H1, title line, or the file name).
+    pub title: String,
+    /// The input path as given (`-` for stdin).
+    pub source: String,
+    /// Author from front matter.
+    pub author: Option<String>,
+    /// Date from front matter.
+    pub written: Option<String>,
+    /// The model used.
+    pub model: String,
+    /// The day the summary was made, `YYYY-MM-DD`.
+    pub generated: String,
+    /// The ranked takeaways.
+    pub takeaways: Vec<Takeaway>,
+    /// Sections whose chunk failed (only with `keep_going`): label and error.
+    pub missing_sections: Vec<MissingSection>,
+    /// Things the reader should know (e.g. the final pass failed and the code's order is used).
+    pub notes: Vec<String>,
+    /// Counts and timings.
+    pub stats: Stats,
+}
+
+/// A section the summary does not cover because its model call failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingSection {
+    /// Heading-path label.
+    pub section: String,
+    /// The error, one line.
+    pub error: String,
+}
+
+/// Counts and timings of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// `num_ctx` used for every call.
+    pub num_ctx: u32,
+    /// Chunks after splitting (and re-splitting).
+    pub chunks: usize,
+    /// Model calls made (including retries after invalid answers).
+    pub model_calls: usize,
+    /// Calls repeated after an invalid answer or a truncated prompt.
+    pub retries: usize,
+    /// Candidates before merging.
+    pub candidates: usize,
+    /// Estimated tokens of the document body.
+    pub document_tokens_estimate: usize,
+    /// Sum of Ollama `prompt_eval_count` over all calls (tokens).
+    pub prompt_eval_count: u64,
+    /// Sum of Ollama `eval_count` (tokens).
+    pub eval_count: u64,
+    /// Sum of Ollama `total_duration` (seconds).
+    pub model_seconds: f64,
+}
+
+/// Why a summary could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A model call failed outside any chunk (e.g. `/api/show`).
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// A template failed.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// The map step failed for a section.
+    #[error("section \"{section}\": {error}")]
+    Section {
+        /// Heading-path label.
+        section: String,
+        /// What failed.
+        error: ExtractError,
+    },
+    /// Nothing could be extracted.
+    #[error("{0}: the model gave no takeaways for any section (try another --model, or --keep-going to see which sections fail)")]
+    NoTakeaways(String),
+}
+
+impl PipelineError {
+    /// True when the error is about the environment (server down, model missing), not the input.
+    pub fn is_setup_problem(&self) -> bool {
+        let llm = match self {
+            PipelineError::Llm(e) => Some(e),
+            PipelineError::Section {
+                error: ExtractError::Llm(e),
+                ..
+            } => Some(e),
+            _ => None,
+        };
+        matches!(
+            llm,
+            Some(LlmError::Unreachable { .. } | LlmError::ModelNotFound { .. })
+        )
+    }
+}
+
+/// Receives progress events. All methods default to doing nothing.
+pub trait Progress: Send + Sync {
+    /// The map step starts over `total` chunks.
+    fn start(&self, _total: usize) {}
+    /// A chunk's call starts; `label` names its sections.
+    fn chunk_started(&self, _index: usize, _label: &str) {}
+    /// A chunk is done (successfully or not).
+    fn chunk_done(&self, _index: usize) {}
+    /// The final ranking pass starts.
+    fn final_pass(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// The `num_ctx` of the run: the flag, else the model's context length from `/api/show` capped at
+/// [`NUM_CTX_CAP`], else [`NUM_CTX_FALLBACK`]. Errors: the model is missing or the server is down.
+pub async fn resolve_num_ctx(llm: &Llm, settings: &Settings) -> Result<u32, LlmError> {
+    if let Some(n) = settings.num_ctx {
+        llm.check_model(&settings.model).await?;
+        return Ok(n);
+    }
+    let n = llm.model_context_length(&settings.model).await?;
+    Ok(n.map_or(NUM_CTX_FALLBACK, |n| n.min(NUM_CTX_CAP)))
+}
+
+/// Estimated tokens of the extraction prompt without its chunk: the template overhead of a call.
+/// Chat templates add a few tokens per message that the rendered text does not show; 16 per
+/// message covers ChatML, Llama 3 and Gemma headers.
+pub fn prompt_overhead(prompts: &Prompts, title: &str, sections: &[String]) -> Result<usize, PromptError> {
+    let vars = ExtractVars {
+        title,
+        sections: sections.to_vec(),
+        chunk: "",
+        max_takeaways: extract::MAX_TAKEAWAYS_PER_CHUNK,
+    };
+    let messages = prompts.extract_messages(&vars)?;
+    Ok(messages
+        .iter()
+        .map(|m| tokens::estimate(&m.content) + 16)
+        .sum())
+}
+
+/// The chunk budget for a document under `num_ctx`. The overhead is measured with every
+/// section label of the document in the prompt, an upper bound for any one chunk.
+pub fn budget(doc: &Document, prompts: &Prompts, settings: &Settings, num_ctx: u32) -> Result<Budget, PromptError> {
+    let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
+    // The prompt names only the sections of one chunk; a handful of labels is the realistic
+    // worst case and keeps a 40-section document from shrinking every chunk.
+    let worst: Vec<String> = labels.into_iter().take(6).collect();
+    let overhead = prompt_overhead(prompts, &title_of(doc), &worst)?;
+    Ok(Budget::for_context(
+        num_ctx,
+        overhead,
+        settings.num_predict as usize,
+        settings.target_tokens,
+    ))
+}
+
+/// The title shown in the summary: front matter or H1, else a plain-text title line, else the
+/// file name.
+pub fn title_of(doc: &Document) -> String {
+    if let Some(t) = &doc.title {
+        return t.clone();
+    }
+    if doc.format == crate::input::BodyFormat::Text {
+        if let Some(t) = split::detect_text_headings(&doc.body).title() {
+            return t;
+        }
+    }
+    std::path::Path::new(&doc.source)
+        .file_name()
+        .map_or_else(|| doc.source.clone(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Summarizes one document: the entry point of the pipeline.
+///
+/// Errors: [`PipelineError`]; a failing chunk fails the whole summary unless
+/// `settings.keep_going`, and a summary is never built from a truncated call.
+pub async fn summarize(
+    doc: &Document,
+    llm: &Llm,
+    prompts: &Prompts,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<Summary, PipelineError> {
+    let num_ctx = resolve_num_ctx(llm, settings).await?;
+    let budget = budget(doc, prompts, settings, num_ctx)?;
+    let title = title_of(doc);
+    let chunks = split::chunks(doc, budget);
+    let call = CallSettings {
+        model: settings.model.clone(),
+        options: Options {
+            num_ctx,
+            num_predict: settings.num_predict as i32,
+            temperature: settings.temperature,
+            seed: settings.seed,
+        },
+    };
+    let mut stats = Stats {
+        num_ctx,
+        document_tokens_estimate: tokens::estimate(&doc.body),
+        ..Stats::default()
+    };
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut missing = Vec::new();
+    progress.start(chunks.len());
+    for chunk in &chunks {
+        let label = extract::section_labels(chunk).join("; ");
+        progress.chunk_started(chunk.index, &label);
+        let result = extract_with_resplit(llm, prompts, &call, &title, doc, chunk, candidates.len(), &mut stats).await;
+        progress.chunk_done(chunk.index);
+        match result {
+            Ok(found) => candidates.extend(found),
+            Err(error) if settings.keep_going => missing.push(MissingSection {
+                section: label,
+                error: error.to_string(),
+            }),
+            Err(error) => return Err(PipelineError::Section { section: label, error }),
+        }
+    }
+    stats.candidates = candidates.len();
+    if candidates.is_empty() {
+        return Err(PipelineError::NoTakeaways(doc.source.clone()));
+    }
+    let sections = split::sections(doc);
+    let emphasis = rank::emphasis(&doc.body, &sections);
+    let mut takeaways = rank::rank(&candidates, &emphasis, settings.top);
+    let mut notes = Vec::new();
+    if settings.final_pass && takeaways.len() > 1 {
+        progress.final_pass();
+        match final_pass(llm, prompts, &call, &title, &takeaways, &mut stats).await {
+            Ok(order) => takeaways = rank::blend_order(takeaways, &order),
+            Err(e) => notes.push(format!(
+                "the final ranking pass failed ({e}); the order is the code's own ranking"
+            )),
+        }
+    }
+    Ok(Summary {
+        title,
+        source: doc.source.clone(),
+        author: doc.author.clone(),
+        written: doc.date.clone(),
+        model: settings.model.clone(),
+        generated: settings.date.clone(),
+        takeaways,
+        missing_sections: missing,
+        notes,
+        stats,
+    })
+}
+
+fn add_stats(stats: &mut Stats, responses: &[ChatResponse]) {
+    stats.model_calls += responses.len();
+    stats.retries += responses.len().saturating_sub(1);
+    for r in responses {
+        stats.prompt_eval_count += r.prompt_eval_count.unwrap_or(0);
+        stats.eval_count += r.eval_count.unwrap_or(0);
+        stats.model_seconds += r.total_duration.unwrap_or(0) as f64 / 1e9;
+    }
+}
+
+/// The map step for one chunk; when the server shows the prompt did not fit (a 400, or a
+/// `prompt_eval_count` far below the estimate: DESIGN.md fact 1), the chunk is split in halves
+/// and each half is tried again, up to [`MAX_RESPLITS`] times.
+#[allow(clippy::too_many_arguments)]
+async fn extract_with_resplit(
+    llm: &Llm,
+    prompts: &Prompts,
+    call: &CallSettings,
+    title: &str,
+    doc: &Document,
+    chunk: &Chunk,
+    first_ordinal: usize,
+    stats: &mut Stats,
+) -> Result<Vec<Candidate>, ExtractError> {
+    let mut queue: Vec<(Chunk, usize)> = vec![(chunk.clone(), 0)];
+    let mut out: Vec<Candidate> = Vec::new();
+    while let Some((c, depth)) = queue.pop() {
+        stats.chunks += 1;
+        match extract::extract_chunk(llm, prompts, call, title, &doc.body, &c, first_ordinal + out.len()).await {
+            Ok((found, responses)) => {
+                add_stats(stats, &responses);
+                out.extend(found);
+            }
+            Err(ExtractError::Llm(LlmError::ContextExceeded { .. })) if depth < MAX_RESPLITS && c.est_tokens > 64 => {
+                stats.model_calls += 1;
+                stats.retries += 1;
+                stats.chunks -= 1;
+                let halves = split::resplit(&doc.body, doc.format, &c, c.est_tokens.div_ceil(2));
+                // Reverse so the first half is popped first: candidates stay in document order.
+                for h in halves.into_iter().rev() {
+                    queue.push((h, depth + 1));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The optional reduce-side model call: the model orders the short list. Returns 1-based ids.
+async fn final_pass(
+    llm: &Llm,
+    prompts: &Prompts,
+    call: &CallSettings,
+    title: &str,
+    takeaways: &[Takeaway],
+    stats: &mut Stats,
+) -> Result<Vec<usize>, ExtractError> {
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct RankAnswer {
+        order: Vec<usize>,
+    }
+    let vars = RankVars {
+        title,
+        candidates: takeaways
+            .iter()
+            .enumerate()
+            .map(|(i, t)| RankItem {
+                id: i + 1,
+                headline: t.headline.clone(),
+                detail: t.detail.clone(),
+            })
+            .collect(),
+    };
+    let messages = prompts.rank_messages(&vars)?;
+    let n = takeaways.len();
+    let result = extract::call_json::<RankAnswer, _>(llm, call, messages, |a| rank::check_order(&a.order, n)).await;
+    match result {
+        Ok((answer, responses)) => {
+            add_stats(stats, &responses);
+            Ok(answer.order)
+        }
+        Err(e) => {
+            stats.model_calls += 2;
+            stats.retries += 1;
+            Err(e)
+        }
+    }
+}
+
+/// Today's date as `YYYY-MM-DD` (UTC), or the date of `SOURCE_DATE_EPOCH` when set, so that
+/// tests and reproducible builds get a fixed date (reproducible-builds.org convention).
+pub fn today() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's
+/// `civil_from_days`, <http://howardhinnant.github.io/date_algorithms.html>).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

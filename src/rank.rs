@@ -1,0 +1,406 @@
+//! Stage 4, `rank`: the reduce step. Candidates from all chunks → merged near-duplicates →
+//! scored, ordered [`Takeaway`]s, each keeping the sections that support it.
+//!
+//! Ranking is done in code, not left to a prompt (DESIGN.md, "Ranking"): a takeaway that several
+//! sections support, that the model rated important, that the author stresses (an intro or
+//! summary list, a heading, a conclusion) and whose quote is found in its chunk ranks higher.
+//! Ties break on first appearance in the document, so the order is deterministic. An optional
+//! final model pass may reorder the short list; [`blend_order`] mixes it with the code's order.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::extract::Candidate;
+use crate::split::Section;
+
+/// One final takeaway.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Takeaway {
+    /// 1-based position in the summary.
+    pub rank: usize,
+    /// Bold headline.
+    pub headline: String,
+    /// One sentence.
+    pub detail: String,
+    /// Highest importance (1..=5) the model gave any merged candidate.
+    pub importance: u8,
+    /// Ranking score in 0..=1 (see [`score`]).
+    pub score: f64,
+    /// Heading paths of the supporting sections, in document order, distinct. An empty path is
+    /// the intro.
+    pub sections: Vec<Vec<String>>,
+    /// The supporting quotes that were found in their chunks.
+    pub quotes: Vec<String>,
+    /// True when at least one supporting quote was found in its chunk.
+    pub grounded: bool,
+    /// How many candidates were merged into this takeaway.
+    pub merged: usize,
+    /// Position of the first merged candidate in the document (tie-breaker).
+    #[serde(skip)]
+    pub ordinal: usize,
+}
+
+/// What the author stresses, found in the text itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Emphasis {
+    /// Items of the author's own lists of highlights: list items in the intro, or under a
+    /// heading such as "Key takeaways", "Summary", "Conclusion", "TL;DR".
+    pub highlights: Vec<String>,
+    /// All heading texts.
+    pub headings: Vec<String>,
+}
+
+/// Words in a heading that mark a summary or conclusion section (several languages, since the
+/// corpus has French, Chinese and Japanese writeups).
+const SUMMARY_WORDS: &[&str] = &[
+    "takeaway",
+    "summary",
+    "conclusion",
+    "wrapping up",
+    "wrap-up",
+    "tl;dr",
+    "tldr",
+    "highlights",
+    "key points",
+    "lessons",
+    "overview",
+    "en conclusion",
+    "résumé",
+    "まとめ",
+    "总结",
+    "感想",
+];
+
+/// True when a heading path names a summary or conclusion section.
+pub fn is_summary_section(heading_path: &[String]) -> bool {
+    heading_path.iter().any(|h| {
+        let h = h.to_lowercase();
+        SUMMARY_WORDS.iter().any(|w| h.contains(w))
+    })
+}
+
+/// Collects the author's emphasis from the body and its sections.
+pub fn emphasis(body: &str, sections: &[Section]) -> Emphasis {
+    let mut e = Emphasis::default();
+    for s in sections {
+        if let Some(h) = s.heading_path.last() {
+            e.headings.push(h.clone());
+        }
+        if s.heading_path.is_empty() || is_summary_section(&s.heading_path) {
+            for line in body[s.range.clone()].lines() {
+                if let Some(item) = list_item_text(line) {
+                    e.highlights.push(item);
+                }
+            }
+        }
+    }
+    e
+}
+
+/// The text of a list item line (`- x`, `* x`, `• x`, `1. x`, `- [ ] x`), or `None`.
+fn list_item_text(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    let rest = if let Some(r) = t.strip_prefix(['-', '*', '+', '•']) {
+        r
+    } else {
+        let digits = t.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        t[digits..].strip_prefix(['.', ')'])?
+    };
+    let rest = rest.trim_start();
+    let rest = rest
+        .strip_prefix("[ ]")
+        .or_else(|| rest.strip_prefix("[x]"))
+        .unwrap_or(rest);
+    let rest = rest.trim();
+    (rest.chars().filter(|c| c.is_alphanumeric()).count() >= 3).then(|| rest.to_string())
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
+    "is", "it", "its", "of", "on", "or", "that", "the", "their", "this", "to", "was", "were",
+    "will", "with", "more", "can", "not", "but", "about", "we", "you", "our", "your",
+];
+
+/// Content tokens of a text for similarity: lowercased words without stop words, a plural `s`
+/// dropped; CJK runs become character bigrams (they have no spaces between words).
+pub fn content_tokens(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let lower = text.to_lowercase();
+    for word in lower.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if word.chars().any(crate::tokens::is_cjk) {
+            let chars: Vec<char> = word.chars().collect();
+            if chars.len() == 1 {
+                out.insert(word.to_string());
+            }
+            for pair in chars.windows(2) {
+                out.insert(pair.iter().collect());
+            }
+            continue;
+        }
+        if STOPWORDS.contains(&word) {
+            continue;
+        }
+        let stem = match word.strip_suffix('s') {
+            Some(s) if s.len() >= 3 && !s.ends_with('s') => s,
+            _ => word,
+        };
+        out.insert(stem.to_string());
+    }
+    out
+}
+
+/// True when two headlines say the same thing: Jaccard similarity of their content tokens of
+/// at least 0.4, or one's tokens (two or more) nearly all inside the other's (overlap
+/// coefficient ≥ 0.75), or near-identical spelling (normalised Levenshtein ≥ 0.85).
+pub fn same_takeaway(a: &str, b: &str) -> bool {
+    let (ta, tb) = (content_tokens(a), content_tokens(b));
+    if ta.is_empty() || tb.is_empty() {
+        return a.trim().eq_ignore_ascii_case(b.trim());
+    }
+    let inter = ta.intersection(&tb).count() as f64;
+    let union = ta.union(&tb).count() as f64;
+    let min = ta.len().min(tb.len());
+    if inter / union >= 0.4 || (min >= 2 && inter / min as f64 >= 0.75) {
+        return true;
+    }
+    strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase()) >= 0.85
+}
+
+/// Merges near-duplicate candidates ([`same_takeaway`] on headlines) into groups, in document
+/// order: each candidate joins the first group with a similar member, else starts one.
+pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
+    let mut sorted: Vec<&Candidate> = candidates.iter().collect();
+    sorted.sort_by_key(|c| c.ordinal);
+    let mut groups: Vec<Vec<Candidate>> = Vec::new();
+    for c in sorted {
+        match groups
+            .iter_mut()
+            .find(|g| g.iter().any(|m| same_takeaway(&m.headline, &c.headline)))
+        {
+            Some(g) => g.push(c.clone()),
+            None => groups.push(vec![c.clone()]),
+        }
+    }
+    groups
+}
+
+/// Weights of [`score`]; they add up to 1.
+pub mod weights {
+    /// Highest model importance / 5.
+    pub const IMPORTANCE: f64 = 0.4;
+    /// Distinct supporting sections, saturating at three.
+    pub const SUPPORT: f64 = 0.25;
+    /// Author's emphasis: a highlight-list item (full), a heading or a summary section (half).
+    pub const EMPHASIS: f64 = 0.25;
+    /// At least one quote found in its chunk.
+    pub const GROUNDED: f64 = 0.1;
+}
+
+/// Score of a merged group in 0..=1: the weighted sum of [`weights`].
+pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
+    let importance = group.iter().map(|c| c.importance).max().unwrap_or(1) as f64 / 5.0;
+    let sections: BTreeSet<&Vec<String>> = group.iter().map(|c| &c.heading_path).collect();
+    let support = sections.len().min(3) as f64 / 3.0;
+    let stressed = group.iter().any(|c| {
+        emphasis
+            .highlights
+            .iter()
+            .any(|h| same_takeaway(h, &c.headline))
+    });
+    let in_heading_or_summary = group.iter().any(|c| {
+        is_summary_section(&c.heading_path)
+            || emphasis.headings.iter().any(|h| same_takeaway(h, &c.headline))
+    });
+    let emph = if stressed {
+        1.0
+    } else if in_heading_or_summary {
+        0.5
+    } else {
+        0.0
+    };
+    let grounded = if group.iter().any(|c| c.quote_found) {
+        1.0
+    } else {
+        0.0
+    };
+    weights::IMPORTANCE * importance
+        + weights::SUPPORT * support
+        + weights::EMPHASIS * emph
+        + weights::GROUNDED * grounded
+}
+
+/// Merges, scores and orders the candidates; returns the best `top`, ranked from 1.
+///
+/// The representative of a group (its headline and detail) is the member with the highest
+/// importance, preferring a grounded one, then the earliest. Order: score descending, then
+/// first appearance.
+pub fn rank(candidates: &[Candidate], emphasis: &Emphasis, top: usize) -> Vec<Takeaway> {
+    let mut out: Vec<Takeaway> = merge(candidates)
+        .into_iter()
+        .map(|group| {
+            let best = group
+                .iter()
+                .max_by_key(|c| (c.importance, c.quote_found, std::cmp::Reverse(c.ordinal)))
+                .expect("groups are never empty");
+            let mut sections: Vec<(usize, Vec<String>)> = Vec::new();
+            for c in &group {
+                if !sections.iter().any(|(_, p)| *p == c.heading_path) {
+                    sections.push((c.chunk, c.heading_path.clone()));
+                }
+            }
+            sections.sort_by_key(|(chunk, _)| *chunk);
+            let mut quotes: Vec<String> = Vec::new();
+            for c in group.iter().filter(|c| c.quote_found) {
+                if !quotes.contains(&c.quote) {
+                    quotes.push(c.quote.clone());
+                }
+            }
+            Takeaway {
+                rank: 0,
+                headline: best.headline.clone(),
+                detail: best.detail.clone(),
+                importance: best.importance,
+                score: (score(&group, emphasis) * 1000.0).round() / 1000.0,
+                sections: sections.into_iter().map(|(_, p)| p).collect(),
+                grounded: !quotes.is_empty(),
+                quotes,
+                merged: group.len(),
+                ordinal: group[0].ordinal,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ordinal.cmp(&b.ordinal)));
+    out.truncate(top);
+    for (i, t) in out.iter_mut().enumerate() {
+        t.rank = i + 1;
+    }
+    out
+}
+
+/// Mixes the code's order with a model's order of the same list: each takeaway's new key is its
+/// code position plus its position in `model_order` (1-based ids into `takeaways`); ties keep the
+/// code's order. So one model pass can move an item, but cannot overturn the code's ranking on
+/// its own. `model_order` must be a permutation of `1..=takeaways.len()` ([`check_order`]).
+pub fn blend_order(takeaways: Vec<Takeaway>, model_order: &[usize]) -> Vec<Takeaway> {
+    let mut keyed: Vec<(usize, usize, Takeaway)> = takeaways
+        .into_iter()
+        .enumerate()
+        .map(|(code_pos, t)| {
+            let model_pos = model_order
+                .iter()
+                .position(|&id| id == code_pos + 1)
+                .unwrap_or(code_pos);
+            (code_pos + model_pos, code_pos, t)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, code_pos, _)| (*key, *code_pos));
+    keyed
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, _, mut t))| {
+            t.rank = i + 1;
+            t
+        })
+        .collect()
+}
+
+/// Checks that `order` is a permutation of `1..=n`. Errors say what is wrong, for the retry.
+pub fn check_order(order: &[usize], n: usize) -> Result<(), String> {
+    let set: BTreeSet<usize> = order.iter().copied().collect();
+    if order.len() != n || set.len() != n || set.iter().any(|&i| i == 0 || i > n) {
+        return Err(format!(
+            "\"order\" must list each number from 1 to {n} exactly once, got {order:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(ordinal: usize, chunk: usize, headline: &str, importance: u8, path: &str) -> Candidate {
+        Candidate {
+            chunk,
+            ordinal,
+            headline: headline.into(),
+            detail: format!("{headline}."),
+            importance,
+            quote: String::new(),
+            quote_found: false,
+            heading_path: vec![path.into()],
+        }
+    }
+
+    #[test]
+    fn near_duplicates_merge_across_sections() {
+        let cs = vec![
+            cand(0, 0, "Platform engineering takes center stage", 4, "A"),
+            cand(1, 1, "Wasm is a hot topic", 3, "B"),
+            cand(2, 2, "Platform engineering took centre stage", 3, "C"),
+        ];
+        let groups = merge(&cs);
+        assert_eq!(groups.len(), 2);
+        let ranked = rank(&cs, &Emphasis::default(), 10);
+        assert_eq!(ranked[0].headline, "Platform engineering takes center stage");
+        assert_eq!(ranked[0].sections.len(), 2);
+        assert_eq!(ranked[0].merged, 2);
+    }
+
+    #[test]
+    fn different_takeaways_stay_apart() {
+        assert!(!same_takeaway("Security is big business", "Wasm is a hot topic"));
+        assert!(!same_takeaway("AI everywhere", "Cost matters"));
+    }
+
+    #[test]
+    fn ties_break_by_document_order() {
+        let cs = vec![
+            cand(0, 0, "First point here", 3, "A"),
+            cand(1, 1, "Second unrelated idea", 3, "B"),
+        ];
+        let r = rank(&cs, &Emphasis::default(), 10);
+        assert_eq!(r[0].headline, "First point here");
+    }
+
+    #[test]
+    fn author_highlight_lifts_a_takeaway() {
+        let cs = vec![
+            cand(0, 0, "Catering was good", 3, "A"),
+            cand(1, 1, "Security continues to be big business", 3, "B"),
+        ];
+        let e = Emphasis {
+            highlights: vec!["Security continues to be big business".into()],
+            headings: vec![],
+        };
+        let r = rank(&cs, &e, 10);
+        assert_eq!(r[0].headline, "Security continues to be big business");
+    }
+
+    #[test]
+    fn blend_cannot_fully_overturn() {
+        let cs: Vec<Candidate> = (0..3)
+            .map(|i| cand(i, i, &format!("Point number {i} alpha{i}"), 5 - i as u8, "A"))
+            .collect();
+        let r = rank(&cs, &Emphasis::default(), 10);
+        let b = blend_order(r, &[3, 2, 1]);
+        // keys: item1: 0+2, item2: 1+1, item3: 2+0 → all 2, ties keep the code order.
+        assert_eq!(b[0].headline, "Point number 0 alpha0");
+        assert!(check_order(&[1, 1, 2], 3).is_err());
+        assert!(check_order(&[2, 1, 3], 3).is_ok());
+    }
+
+    #[test]
+    fn list_items_are_read() {
+        assert_eq!(list_item_text("  1. Platform engineering").as_deref(), Some("Platform engineering"));
+        assert_eq!(list_item_text("- [ ] Kubernetes is boring").as_deref(), Some("Kubernetes is boring"));
+        assert_eq!(list_item_text("Plain text"), None);
+    }
+}

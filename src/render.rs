@@ -1,0 +1,167 @@
+//! Stage 5, `render`: [`Summary`] → Markdown for a wiki, or JSON for scripts.
+//!
+//! The JSON schema is stable and versioned by [`JSON_SCHEMA_VERSION`]; fields are only ever added.
+//! See README.md, "JSON output", for the field list.
+
+use serde::Serialize;
+
+use crate::pipeline::{MissingSection, Stats, Summary};
+use crate::split;
+
+/// Output formats of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Markdown: a header and a numbered list, for a wiki page.
+    Markdown,
+    /// JSON with a stable schema (see README.md), for `jq` and scripts.
+    Json,
+}
+
+/// Version of the JSON output. Raised only when a field changes meaning or goes away.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// Renders a summary in the given format; the text ends with a newline.
+pub fn render(summary: &Summary, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown(summary),
+        Format::Json => json(summary),
+    }
+}
+
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    if s.is_empty() || s.ends_with(['.', '!', '?', '…', '。', '！', '？']) {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// Markdown: title, source, model and date, then numbered takeaways (bold headline, one
+/// sentence) each with its source sections. A takeaway whose supporting quote was not found in
+/// the text is marked †, with a note at the end.
+pub fn markdown(summary: &Summary) -> String {
+    let mut out = format!("# Key takeaways: {}\n\n", summary.title.trim());
+    out.push_str(&format!("- Source: `{}`\n", summary.source));
+    if let Some(a) = &summary.author {
+        out.push_str(&format!("- Author: {a}\n"));
+    }
+    if let Some(w) = &summary.written {
+        out.push_str(&format!("- Written: {w}\n"));
+    }
+    out.push_str(&format!(
+        "- Summarized by `{}` on {}\n\n",
+        summary.model, summary.generated
+    ));
+    let mut unverified = false;
+    for t in &summary.takeaways {
+        let mark = if t.grounded {
+            ""
+        } else {
+            unverified = true;
+            " †"
+        };
+        let detail = sentence(&t.detail);
+        let headline = sentence(&t.headline);
+        let detail = if detail.eq_ignore_ascii_case(&headline) {
+            String::new()
+        } else {
+            format!(" {detail}")
+        };
+        out.push_str(&format!("{}. **{headline}**{detail}{mark}\n", t.rank));
+        let sections: Vec<String> = t.sections.iter().map(|p| split::label(p)).collect();
+        out.push_str(&format!("   _Sections: {}_\n", sections.join("; ")));
+    }
+    if !summary.missing_sections.is_empty() {
+        out.push_str("\n**Not covered** (the model call failed for these sections):\n\n");
+        for m in &summary.missing_sections {
+            out.push_str(&format!("- {}: {}\n", m.section, m.error));
+        }
+    }
+    if unverified || !summary.notes.is_empty() {
+        out.push('\n');
+    }
+    if unverified {
+        out.push_str("† The model's supporting quote was not found in the section text: check it there before relying on it.\n");
+    }
+    for n in &summary.notes {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    out
+}
+
+/// The JSON document (schema version [`JSON_SCHEMA_VERSION`]).
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    schema_version: u32,
+    title: &'a str,
+    source: &'a str,
+    author: Option<&'a str>,
+    written: Option<&'a str>,
+    model: &'a str,
+    generated: &'a str,
+    takeaways: Vec<JsonTakeaway<'a>>,
+    missing_sections: &'a [MissingSection],
+    notes: &'a [String],
+    stats: &'a Stats,
+}
+
+#[derive(Serialize)]
+struct JsonTakeaway<'a> {
+    rank: usize,
+    headline: &'a str,
+    detail: &'a str,
+    importance: u8,
+    score: f64,
+    grounded: bool,
+    merged: usize,
+    sections: Vec<JsonSection<'a>>,
+    quotes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonSection<'a> {
+    label: String,
+    heading_path: &'a [String],
+}
+
+/// JSON, pretty-printed, for `jq`.
+pub fn json(summary: &Summary) -> String {
+    let doc = JsonSummary {
+        schema_version: JSON_SCHEMA_VERSION,
+        title: &summary.title,
+        source: &summary.source,
+        author: summary.author.as_deref(),
+        written: summary.written.as_deref(),
+        model: &summary.model,
+        generated: &summary.generated,
+        takeaways: summary
+            .takeaways
+            .iter()
+            .map(|t| JsonTakeaway {
+                rank: t.rank,
+                headline: &t.headline,
+                detail: &t.detail,
+                importance: t.importance,
+                score: t.score,
+                grounded: t.grounded,
+                merged: t.merged,
+                sections: t
+                    .sections
+                    .iter()
+                    .map(|p| JsonSection {
+                        label: split::label(p),
+                        heading_path: p,
+                    })
+                    .collect(),
+                quotes: &t.quotes,
+            })
+            .collect(),
+        missing_sections: &summary.missing_sections,
+        notes: &summary.notes,
+        stats: &summary.stats,
+    };
+    let mut s = serde_json::to_string_pretty(&doc).expect("plain data always serializes");
+    s.push('\n');
+    s
+}

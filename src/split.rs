@@ -1,0 +1,580 @@
+//! Stage 2, `split`: [`Document`] → sections → [`Chunk`]s that fit the token budget.
+//!
+//! First the structure: Markdown headings come from pulldown-cmark (so a `#` line inside a code
+//! fence or an HTML comment is not a heading); plain text gets its heading lines detected by
+//! [`detect_text_headings`]. Each section carries its heading path and byte range in the body.
+//!
+//! Then the chunks: a section over the budget is cut by text-splitter at the largest semantic
+//! level that fits (paragraph, sentence, word, character), and consecutive small pieces are
+//! packed into one chunk up to the target size, so a tiny section joins its neighbour and the
+//! per-call prompt overhead is paid fewer times.
+
+use std::ops::Range;
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
+
+use crate::input::{BodyFormat, Document};
+use crate::tokens;
+
+/// A titled part of the body, as the author structured it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Section {
+    /// Headings from the outermost to this section's own; empty for the intro before the first
+    /// heading.
+    pub heading_path: Vec<String>,
+    /// Byte range in `Document::body`, heading line included.
+    pub range: Range<usize>,
+}
+
+impl Section {
+    /// The heading path for people: `A › B`, or `(intro)` for the text before the first heading.
+    pub fn label(&self) -> String {
+        label(&self.heading_path)
+    }
+}
+
+/// `A › B` for a heading path, `(intro)` for the empty path.
+pub fn label(heading_path: &[String]) -> String {
+    if heading_path.is_empty() {
+        "(intro)".to_string()
+    } else {
+        heading_path.join(" › ")
+    }
+}
+
+/// One piece of a section inside a chunk.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChunkPart {
+    /// The section's heading path.
+    pub heading_path: Vec<String>,
+    /// Byte range of this part in `Document::body`.
+    pub range: Range<usize>,
+}
+
+/// The unit of one model call in the map step: consecutive text that fits the budget.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Chunk {
+    /// 0-based position in the document.
+    pub index: usize,
+    /// Byte range in `Document::body` (from the first part's start to the last part's end).
+    pub range: Range<usize>,
+    /// The sections (or pieces of one section) this chunk holds, in order.
+    pub parts: Vec<ChunkPart>,
+    /// Estimated tokens of the chunk text ([`tokens::estimate`]).
+    pub est_tokens: usize,
+}
+
+impl Chunk {
+    /// The chunk's text, borrowed from the body it was split from.
+    pub fn text<'a>(&self, body: &'a str) -> &'a str {
+        &body[self.range.clone()]
+    }
+
+    /// The heading path of the part that holds byte `offset` (absolute, in the body); the first
+    /// part's when none does.
+    pub fn heading_path_at(&self, offset: usize) -> &[String] {
+        self.parts
+            .iter()
+            .find(|p| p.range.contains(&offset))
+            .unwrap_or(&self.parts[0])
+            .heading_path
+            .as_slice()
+    }
+}
+
+/// How big chunks may be, in estimated tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Budget {
+    /// Chunks are packed up to this size. See [`DEFAULT_TARGET_TOKENS`].
+    pub target: usize,
+    /// Hard limit: `num_ctx` − prompt overhead − `num_predict` − margin. No chunk exceeds it.
+    pub max: usize,
+}
+
+impl Budget {
+    /// A budget for the given context: `target` capped by the hard `max`.
+    ///
+    /// `max = num_ctx − overhead − num_predict − margin`, where the margin is
+    /// [`SAFETY_MARGIN_PERCENT`] of `num_ctx` (our estimate is already pessimistic; the margin
+    /// covers chat-template tokens the estimate does not see). Never below 64 tokens, so a
+    /// misconfigured context still splits (into many small chunks) instead of failing.
+    pub fn for_context(num_ctx: u32, overhead: usize, num_predict: usize, target: usize) -> Self {
+        let num_ctx = num_ctx as usize;
+        let margin = num_ctx * SAFETY_MARGIN_PERCENT / 100;
+        let max = num_ctx
+            .saturating_sub(overhead)
+            .saturating_sub(num_predict)
+            .saturating_sub(margin)
+            .max(64);
+        Budget {
+            target: target.min(max).max(1),
+            max,
+        }
+    }
+}
+
+/// Default chunk target in estimated tokens.
+///
+/// Measured with the stand-in (DESIGN.md, fact 11): prefill runs at ~151 tok/s for a 1.8k-token
+/// prompt but ~91 tok/s at 7.5k, and decoding drops from 57 to 10 tok/s after a long prompt; a
+/// small model also keeps its focus better on a narrow chunk. Too small, and the fixed prompt
+/// overhead (~200 tokens a call) starts to dominate. 1,200 estimated tokens (≈ 900-1,000 real
+/// ones, since the estimate is pessimistic) keeps every call in the fast range with the template
+/// adding under 20%.
+pub const DEFAULT_TARGET_TOKENS: usize = 1200;
+
+/// Share of `num_ctx` kept free in [`Budget::for_context`], in percent.
+pub const SAFETY_MARGIN_PERCENT: usize = 10;
+
+/// Sizes text for text-splitter with our token estimate.
+struct EstimateSizer;
+
+impl ChunkSizer for EstimateSizer {
+    fn size(&self, chunk: &str) -> usize {
+        tokens::estimate(chunk)
+    }
+}
+
+/// The sections of a document, in order, covering the whole body (the intro, when there is text
+/// before the first heading, has an empty heading path).
+pub fn sections(doc: &Document) -> Vec<Section> {
+    let headings = match doc.format {
+        BodyFormat::Markdown => markdown_headings(&doc.body, doc.title.as_deref()),
+        BodyFormat::Text => detect_text_headings(&doc.body).headings,
+    };
+    sections_from_headings(&doc.body, &headings)
+}
+
+/// A heading found in the body: where its line starts, its level (1 = outermost) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heading {
+    /// Byte offset where the heading starts.
+    pub start: usize,
+    /// 1..=6.
+    pub level: u8,
+    /// The heading's text, inline markup removed.
+    pub text: String,
+}
+
+fn sections_from_headings(body: &str, headings: &[Heading]) -> Vec<Section> {
+    let mut out = Vec::new();
+    let first = headings.first().map_or(body.len(), |h| h.start);
+    if !body[..first].trim().is_empty() {
+        out.push(Section {
+            heading_path: Vec::new(),
+            range: 0..first,
+        });
+    }
+    let mut stack: Vec<(u8, String)> = Vec::new();
+    for (i, h) in headings.iter().enumerate() {
+        while stack.last().is_some_and(|(level, _)| *level >= h.level) {
+            stack.pop();
+        }
+        stack.push((h.level, h.text.clone()));
+        let end = headings.get(i + 1).map_or(body.len(), |n| n.start);
+        out.push(Section {
+            heading_path: stack.iter().map(|(_, t)| t.clone()).collect(),
+            range: h.start..end,
+        });
+    }
+    out
+}
+
+/// Markdown headings via pulldown-cmark: ATX and setext headings, plus bold-only short
+/// paragraphs used as headings (a level below the current one). A single leading H1 that is the
+/// document's title is left out, so it does not prefix every heading path.
+fn markdown_headings(body: &str, title: Option<&str>) -> Vec<Heading> {
+    let mut out: Vec<Heading> = Vec::new();
+    let mut current: Option<(usize, u8, String)> = None;
+    // A paragraph is a pseudo-heading when it is exactly one strong span, short.
+    let mut para: Option<(usize, String, bool)> = None; // (start, text, only_strong_so_far)
+    let mut depth_in_strong = 0usize;
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES;
+    let mut list_depth = 0usize;
+    for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                current = Some((range.start, heading_level(level), String::new()));
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((start, level, text)) = current.take() {
+                    let text = clean_heading(&text);
+                    if !text.is_empty() {
+                        out.push(Heading { start, level, text });
+                    }
+                }
+            }
+            Event::Start(Tag::List(_)) => list_depth += 1,
+            Event::End(TagEnd::List(_)) => list_depth = list_depth.saturating_sub(1),
+            Event::Start(Tag::Paragraph) if list_depth == 0 => {
+                para = Some((range.start, String::new(), true));
+            }
+            Event::End(TagEnd::Paragraph) => {
+                if let Some((start, text, only_strong)) = para.take() {
+                    let text = clean_heading(&text);
+                    if only_strong && !text.is_empty() && text.chars().count() <= 80 {
+                        let level = out.last().map_or(2, |h| (h.level + 1).min(6));
+                        out.push(Heading { start, level, text });
+                    }
+                }
+            }
+            Event::Start(Tag::Strong) => depth_in_strong += 1,
+            Event::End(TagEnd::Strong) => depth_in_strong = depth_in_strong.saturating_sub(1),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, _, text)) = current.as_mut() {
+                    text.push_str(&t);
+                }
+                if let Some((_, text, only_strong)) = para.as_mut() {
+                    if depth_in_strong == 0 && !t.trim().is_empty() {
+                        *only_strong = false;
+                    }
+                    text.push_str(&t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some((_, _, only_strong)) = para.as_mut() {
+                    // A bold line followed by more lines in the same paragraph is emphasis.
+                    *only_strong = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Pseudo-headings take the level below the heading before them, which the loop above
+    // computed from `out.last()` — already right. Drop a lone leading H1 that is the title.
+    let h1s = out.iter().filter(|h| h.level == 1).count();
+    if let Some(first) = out.first() {
+        let is_title = title.is_none_or(|t| t.trim() == first.text);
+        if first.level == 1 && h1s == 1 && is_title {
+            out.remove(0);
+        }
+    }
+    out
+}
+
+fn heading_level(level: HeadingLevel) -> u8 {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+fn clean_heading(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What [`detect_text_headings`] found in a plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextStructure {
+    /// The title block: the short lines before the first paragraph of body text.
+    pub title_lines: Vec<String>,
+    /// Heading lines, all at level 1.
+    pub headings: Vec<Heading>,
+}
+
+impl TextStructure {
+    /// The writeup's title: the first line of the title block with at least three words (a
+    /// one- or two-word first line like "Conference summary" is a category label), else the
+    /// first line.
+    pub fn title(&self) -> Option<String> {
+        self.title_lines
+            .iter()
+            .find(|l| l.split_whitespace().count() >= 3)
+            .or(self.title_lines.first())
+            .cloned()
+    }
+}
+
+/// Longest heading line in characters. Longer lines are captions or sentences.
+pub const TEXT_HEADING_MAX_CHARS: usize = 90;
+/// Least body text, in bytes, between a heading line and the next heading (or the end). A short
+/// line followed by less text is a caption, a signature or a sign-off, not a heading.
+pub const TEXT_HEADING_MIN_BODY: usize = 200;
+
+/// Detects heading lines in plain text.
+///
+/// A heading line is a block of exactly one line (blank lines around it) that:
+/// - is at most [`TEXT_HEADING_MAX_CHARS`] characters and has a letter;
+/// - does not end like a sentence or a lead-in (`.`, `,`, `;`, `:`), which rules out one-line
+///   closing sentences ("… plenty of keynote time.") and lead-ins ("Here are my takeaways:");
+/// - is not a list item (`-`, `*`, `•`, `1.`), and does not start with a lowercase letter;
+/// - is followed by body text (not directly by another candidate line), at least
+///   [`TEXT_HEADING_MIN_BODY`] bytes of it before the next heading.
+///
+/// Candidate lines before the first paragraph of body text form the title block.
+/// Rule derived from the seed writeup (`../shared/seed`), whose 12 headings, captions and
+/// one-line closing sentences it tells apart.
+pub fn detect_text_headings(body: &str) -> TextStructure {
+    let blocks = blocks(body);
+    let candidate: Vec<bool> = blocks.iter().map(|b| is_heading_candidate(b, body)).collect();
+    let mut title_lines = Vec::new();
+    let mut first_body = None;
+    for (i, b) in blocks.iter().enumerate() {
+        if candidate[i] || !has_letter(&body[b.clone()]) {
+            if candidate[i] {
+                title_lines.push(body[b.clone()].trim().to_string());
+            }
+        } else {
+            first_body = Some(i);
+            break;
+        }
+    }
+    let Some(first_body) = first_body else {
+        return TextStructure {
+            title_lines,
+            headings: Vec::new(),
+        };
+    };
+    // Candidates after the title block; accept those followed by body text.
+    let mut accepted: Vec<usize> = Vec::new();
+    for i in first_body..blocks.len() {
+        if !candidate[i] {
+            continue;
+        }
+        let next_is_body = blocks
+            .get(i + 1)
+            .is_some_and(|_| !candidate[i + 1] || is_list_block(&body[blocks[i + 1].clone()]));
+        if next_is_body {
+            accepted.push(i);
+        }
+    }
+    // Enforce the minimum body: walk backwards so each heading sees the next accepted one.
+    let mut headings = Vec::new();
+    let mut next_start = body.len();
+    for &i in accepted.iter().rev() {
+        let b = &blocks[i];
+        let body_len = body[b.end..next_start].trim().len();
+        if body_len >= TEXT_HEADING_MIN_BODY {
+            headings.push(Heading {
+                start: b.start,
+                level: 1,
+                text: body[b.clone()].trim().to_string(),
+            });
+            next_start = b.start;
+        }
+    }
+    headings.reverse();
+    TextStructure {
+        title_lines,
+        headings,
+    }
+}
+
+/// Byte ranges of blocks: maximal runs of non-blank lines (without the final newline).
+fn blocks(body: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    let mut pos = 0;
+    for line in body.split_inclusive('\n') {
+        let content_end = pos + line.trim_end_matches('\n').len();
+        if line.trim().is_empty() {
+            if let Some(s) = start.take() {
+                out.push(s..end);
+            }
+        } else {
+            if start.is_none() {
+                start = Some(pos);
+            }
+            end = content_end;
+        }
+        pos += line.len();
+    }
+    if let Some(s) = start {
+        out.push(s..end);
+    }
+    out
+}
+
+fn has_letter(s: &str) -> bool {
+    s.chars().any(char::is_alphabetic)
+}
+
+fn is_list_line(line: &str) -> bool {
+    let t = line.trim_start();
+    if t.starts_with(['-', '*', '•', '+', '–', '·']) {
+        return true;
+    }
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && t[digits..].starts_with(['.', ')'])
+}
+
+fn is_list_block(block: &str) -> bool {
+    block.lines().next().is_some_and(is_list_line)
+}
+
+fn is_heading_candidate(block: &Range<usize>, body: &str) -> bool {
+    let text = &body[block.clone()];
+    if text.contains('\n') {
+        return false;
+    }
+    let t = text.trim();
+    let chars = t.chars().count();
+    if chars == 0 || chars > TEXT_HEADING_MAX_CHARS || !has_letter(t) || is_list_line(t) {
+        return false;
+    }
+    if t.ends_with(['.', ',', ';', ':']) {
+        return false;
+    }
+    if t.starts_with("http://") || t.starts_with("https://") {
+        return false;
+    }
+    !t.chars().next().is_some_and(char::is_lowercase)
+}
+
+/// Splits a document into chunks that each fit `budget.max`, packed up to `budget.target`.
+///
+/// Sections longer than the target are cut by text-splitter (Markdown-aware for Markdown
+/// bodies) at the largest boundary that fits: paragraph, then sentence, word, character.
+/// Consecutive pieces are then packed greedily. The chunks cover every non-whitespace byte of the
+/// body exactly once, in order (whitespace between pieces may fall outside any chunk).
+pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
+    let parts: Vec<ChunkPart> = sections(doc)
+        .iter()
+        .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
+        .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
+        .collect();
+    pack(&doc.body, pieces(&doc.body, doc.format, parts, budget.target), budget)
+}
+
+/// Splits an existing chunk again into chunks of at most `target` estimated tokens, keeping each
+/// part's heading path. Used when a call shows the chunk did not fit the context after all.
+/// The new chunks keep the old chunk's index.
+pub fn resplit(body: &str, format: BodyFormat, chunk: &Chunk, target: usize) -> Vec<Chunk> {
+    let budget = Budget { target, max: target };
+    let mut out = pack(body, pieces(body, format, chunk.parts.clone(), target), budget);
+    for c in &mut out {
+        c.index = chunk.index;
+    }
+    out
+}
+
+/// Cuts every part over `target` with text-splitter (Markdown-aware for Markdown bodies).
+fn pieces(body: &str, format: BodyFormat, parts: Vec<ChunkPart>, target: usize) -> Vec<ChunkPart> {
+    let mut out = Vec::new();
+    for part in parts {
+        let text = &body[part.range.clone()];
+        if tokens::estimate(text) <= target {
+            out.push(part);
+            continue;
+        }
+        let config = ChunkConfig::new(target).with_sizer(EstimateSizer);
+        let offsets: Vec<(usize, &str)> = match format {
+            BodyFormat::Markdown => MarkdownSplitter::new(config).chunk_indices(text).collect(),
+            BodyFormat::Text => TextSplitter::new(config).chunk_indices(text).collect(),
+        };
+        for (offset, piece) in offsets {
+            let start = part.range.start + offset;
+            out.push(ChunkPart {
+                heading_path: part.heading_path.clone(),
+                range: start..start + piece.len(),
+            });
+        }
+    }
+    out
+}
+
+fn trimmed_part(body: &str, range: Range<usize>, heading_path: &[String]) -> ChunkPart {
+    let text = &body[range.clone()];
+    let start = range.start + (text.len() - text.trim_start().len());
+    let end = range.start + text.trim_end().len();
+    ChunkPart {
+        heading_path: heading_path.to_vec(),
+        range: start..end,
+    }
+}
+
+/// Greedy packing of consecutive pieces into chunks of at most `budget.target` estimated tokens.
+fn pack(body: &str, pieces: Vec<ChunkPart>, budget: Budget) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    let mut parts: Vec<ChunkPart> = Vec::new();
+    let flush = |parts: &mut Vec<ChunkPart>, out: &mut Vec<Chunk>| {
+        if parts.is_empty() {
+            return;
+        }
+        let range = parts[0].range.start..parts[parts.len() - 1].range.end;
+        out.push(Chunk {
+            index: out.len(),
+            est_tokens: tokens::estimate(&body[range.clone()]),
+            range,
+            parts: std::mem::take(parts),
+        });
+    };
+    for piece in pieces {
+        if let Some(first) = parts.first() {
+            let joined = first.range.start..piece.range.end;
+            if tokens::estimate(&body[joined]) > budget.target {
+                flush(&mut parts, &mut out);
+            }
+        }
+        parts.push(piece);
+    }
+    flush(&mut parts, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_doc(body: &str) -> Document {
+        Document {
+            source: "t.txt".into(),
+            title: None,
+            date: None,
+            author: None,
+            format: BodyFormat::Text,
+            body: body.into(),
+        }
+    }
+
+    fn md_doc(body: &str) -> Document {
+        Document {
+            format: BodyFormat::Markdown,
+            ..text_doc(body)
+        }
+    }
+
+    #[test]
+    fn hash_lines_in_fences_are_not_headings() {
+        let doc = md_doc("# T\n\nintro\n\n## A\n\n```sh\n# not a heading\n```\n\n~~~\n## nor this\n~~~\n\n## B\n\ntext\n");
+        let labels: Vec<String> = sections(&doc).iter().map(Section::label).collect();
+        assert_eq!(labels, vec!["(intro)", "A", "B"]);
+    }
+
+    #[test]
+    fn text_heading_needs_body_and_no_final_period() {
+        let para = "Body text that goes on for a while. ".repeat(8);
+        let body = format!(
+            "My Trip Report From A Conference\n\n{para}\n\nFirst topic\n\n{para}\n\nThis is a closing sentence.\n\nSecond topic!\n\n{para}\n\nA caption\n\nshort\n"
+        );
+        let s = detect_text_headings(&body);
+        let texts: Vec<&str> = s.headings.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(texts, vec!["First topic", "Second topic!"]);
+        assert_eq!(s.title().as_deref(), Some("My Trip Report From A Conference"));
+    }
+
+    #[test]
+    fn chunks_fit_and_cover() {
+        let para = "Word ".repeat(400);
+        let body = format!("# A\n\n{para}\n\n{para}\n\n# B\n\nsmall\n");
+        let doc = md_doc(&body);
+        let budget = Budget { target: 300, max: 300 };
+        let chunks = chunks(&doc, budget);
+        assert!(chunks.len() >= 4);
+        for c in &chunks {
+            assert!(c.est_tokens <= budget.max, "{} > {}", c.est_tokens, budget.max);
+        }
+        let joined: String = chunks.iter().map(|c| c.text(&doc.body)).collect();
+        let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(strip(&joined), strip(&doc.body));
+    }
+}
