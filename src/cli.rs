@@ -97,6 +97,10 @@ pub struct SummarizeArgs {
     #[arg(long)]
     pub seed: Option<i32>,
 
+    /// Penalty on repeated tokens (Ollama repeat_penalty; 1.0 turns it off).
+    #[arg(long, default_value_t = pipeline::DEFAULT_REPEAT_PENALTY)]
+    pub repeat_penalty: f32,
+
     /// Target chunk size in estimated tokens (see `takeaways sections`).
     #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS)]
     pub chunk_tokens: usize,
@@ -213,6 +217,7 @@ async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
         num_predict: args.num_predict,
         temperature: args.temperature,
         seed: args.seed,
+        repeat_penalty: args.repeat_penalty,
         top: usize::from(args.top),
         target_tokens: args.chunk_tokens,
         final_pass: !args.no_final_pass,
@@ -288,6 +293,7 @@ fn sections(args: SectionsArgs) -> Result<(), Failure> {
         num_predict: args.num_predict,
         temperature: 0.0,
         seed: None,
+        repeat_penalty: pipeline::DEFAULT_REPEAT_PENALTY,
         top: 10,
         target_tokens: args.chunk_tokens,
         final_pass: false,
@@ -314,10 +320,20 @@ pub fn sections_report(doc: &input::Document, budget: split::Budget, num_ctx: u3
     );
     out.push_str("chunk  tokens  bytes          section\n");
     for s in &sections {
-        let chunk = chunks
+        let in_chunks: Vec<String> = chunks
             .iter()
-            .find(|c| c.parts.iter().any(|p| p.range.start < s.range.end && s.range.start < p.range.end))
-            .map_or("-".to_string(), |c| (c.index + 1).to_string());
+            .filter(|c| {
+                c.parts
+                    .iter()
+                    .any(|p| p.range.start < s.range.end && s.range.start < p.range.end)
+            })
+            .map(|c| (c.index + 1).to_string())
+            .collect();
+        let chunk = if in_chunks.is_empty() {
+            "-".to_string()
+        } else {
+            in_chunks.join(",")
+        };
         out.push_str(&format!(
             "{:>5}  {:>6}  {:<13}  {}\n",
             chunk,

@@ -21,23 +21,33 @@ pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 4;
 /// The map step's answer schema (sent as Ollama `format`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct ExtractAnswer {
-    /// The chunk's takeaways, most important first.
-    #[schemars(length(max = 4))]
+    /// The chunk's takeaways, most important first. At least one: left free, small models
+    /// answer `[]` for most chunks.
+    #[schemars(length(min = 1, max = 4))]
     pub takeaways: Vec<RawTakeaway>,
 }
 
 /// One takeaway as the model gives it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct RawTakeaway {
-    /// The takeaway in at most ~12 words.
+    /// The takeaway in at most ~12 words. The length caps (in characters) are enforced by the
+    /// server's grammar where it has one (llama.cpp), and stop a small model's repetition loop.
+    #[schemars(length(min = 3, max = 100))]
     pub headline: String,
     /// One sentence explaining it.
+    #[schemars(length(min = 10, max = 300))]
     pub detail: String,
-    /// 1 (minor) to 5 (central).
-    #[schemars(range(min = 1, max = 5))]
+    /// 1 (minor) to 5 (central). Sent as an `enum`, not `minimum`/`maximum`: llama.cpp's
+    /// grammar enforces enums but not ranges (the stand-in answered 123).
+    #[schemars(schema_with = "importance_schema")]
     pub importance: u8,
     /// A short phrase copied from the chunk.
+    #[schemars(length(max = 200))]
     pub quote: String,
+}
+
+fn importance_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "integer", "enum": [1, 2, 3, 4, 5] })
 }
 
 /// A takeaway candidate from one chunk, before merging and ranking.
@@ -74,7 +84,9 @@ pub enum ExtractError {
     #[error(transparent)]
     Prompt(#[from] PromptError),
     /// The model's answer was invalid twice.
-    #[error("the model's answer was not valid JSON for the schema ({detail}); it began: {raw_start:?}")]
+    #[error(
+        "the model's answer was not valid JSON for the schema ({detail}); it began: {raw_start:?}"
+    )]
     Invalid {
         /// What was wrong with the second answer.
         detail: String,
@@ -144,10 +156,7 @@ where
     for attempt in 0..2 {
         let request = ChatRequest {
             model: call.model.clone(),
-            estimated_prompt_tokens: messages
-                .iter()
-                .map(|m| tokens::estimate(&m.content))
-                .sum(),
+            estimated_prompt_tokens: messages.iter().map(|m| tokens::estimate(&m.content)).sum(),
             messages: messages.clone(),
             format: Some(format.clone()),
             options: call.options.clone(),
@@ -211,10 +220,12 @@ pub async fn extract_chunk(
         max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
     };
     let messages = prompts.extract_messages(&vars)?;
-    let (answer, responses) = call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
+    let (answer, responses) =
+        call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
     let candidates = answer
         .takeaways
         .into_iter()
+        .filter(|t| !crate::rank::is_off_text(&t.headline, title, text))
         .take(MAX_TAKEAWAYS_PER_CHUNK)
         .enumerate()
         .map(|(i, t)| {
@@ -294,7 +305,10 @@ mod tests {
     #[test]
     fn quotes_are_found_ignoring_case_and_punctuation() {
         let text = "We saw that “Platform engineering” takes centre stage, again.";
-        assert_eq!(find_quote(text, "platform engineering takes centre"), Some(15));
+        assert_eq!(
+            find_quote(text, "platform engineering takes centre"),
+            Some(15)
+        );
         assert_eq!(find_quote(text, "platform teams are dead"), None);
         assert_eq!(find_quote(text, "we"), None);
     }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub temperature: f32,
     /// Sampling seed.
     pub seed: Option<i32>,
+    /// Ollama `repeat_penalty` ([`DEFAULT_REPEAT_PENALTY`]).
+    pub repeat_penalty: f32,
     /// How many takeaways to print.
     pub top: usize,
     /// Chunk target in estimated tokens ([`split::DEFAULT_TARGET_TOKENS`]).
@@ -44,6 +46,10 @@ pub const NUM_CTX_CAP: u32 = 8192;
 /// `num_ctx` when neither the flag nor `/api/show` gives one: the smallest default of current
 /// Ollama versions (DESIGN.md, fact 4).
 pub const NUM_CTX_FALLBACK: u32 = 2048;
+
+/// Default `repeat_penalty`: Ollama's documented default of 1.1 was not enough to stop
+/// SmolLM2-135M from repeating a title until `num_predict` on the seed writeup; 1.2 was.
+pub const DEFAULT_REPEAT_PENALTY: f32 = 1.2;
 
 /// Default `num_predict`: four takeaways of JSON are ~300 tokens.
 pub const DEFAULT_NUM_PREDICT: u32 = 512;
@@ -178,7 +184,11 @@ pub async fn resolve_num_ctx(llm: &Llm, settings: &Settings) -> Result<u32, LlmE
 /// Estimated tokens of the extraction prompt without its chunk: the template overhead of a call.
 /// Chat templates add a few tokens per message that the rendered text does not show; 16 per
 /// message covers ChatML, Llama 3 and Gemma headers.
-pub fn prompt_overhead(prompts: &Prompts, title: &str, sections: &[String]) -> Result<usize, PromptError> {
+pub fn prompt_overhead(
+    prompts: &Prompts,
+    title: &str,
+    sections: &[String],
+) -> Result<usize, PromptError> {
     let vars = ExtractVars {
         title,
         sections: sections.to_vec(),
@@ -194,7 +204,12 @@ pub fn prompt_overhead(prompts: &Prompts, title: &str, sections: &[String]) -> R
 
 /// The chunk budget for a document under `num_ctx`. The overhead is measured with every
 /// section label of the document in the prompt, an upper bound for any one chunk.
-pub fn budget(doc: &Document, prompts: &Prompts, settings: &Settings, num_ctx: u32) -> Result<Budget, PromptError> {
+pub fn budget(
+    doc: &Document,
+    prompts: &Prompts,
+    settings: &Settings,
+    num_ctx: u32,
+) -> Result<Budget, PromptError> {
     let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
     // The prompt names only the sections of one chunk; a handful of labels is the realistic
     // worst case and keeps a 40-section document from shrinking every chunk.
@@ -246,6 +261,7 @@ pub async fn summarize(
             num_predict: settings.num_predict as i32,
             temperature: settings.temperature,
             seed: settings.seed,
+            repeat_penalty: Some(settings.repeat_penalty),
         },
     };
     let mut stats = Stats {
@@ -259,7 +275,17 @@ pub async fn summarize(
     for chunk in &chunks {
         let label = extract::section_labels(chunk).join("; ");
         progress.chunk_started(chunk.index, &label);
-        let result = extract_with_resplit(llm, prompts, &call, &title, doc, chunk, candidates.len(), &mut stats).await;
+        let result = extract_with_resplit(
+            llm,
+            prompts,
+            &call,
+            &title,
+            doc,
+            chunk,
+            candidates.len(),
+            &mut stats,
+        )
+        .await;
         progress.chunk_done(chunk.index);
         match result {
             Ok(found) => candidates.extend(found),
@@ -267,7 +293,12 @@ pub async fn summarize(
                 section: label,
                 error: error.to_string(),
             }),
-            Err(error) => return Err(PipelineError::Section { section: label, error }),
+            Err(error) => {
+                return Err(PipelineError::Section {
+                    section: label,
+                    error,
+                })
+            }
         }
     }
     stats.candidates = candidates.len();
@@ -329,12 +360,24 @@ async fn extract_with_resplit(
     let mut out: Vec<Candidate> = Vec::new();
     while let Some((c, depth)) = queue.pop() {
         stats.chunks += 1;
-        match extract::extract_chunk(llm, prompts, call, title, &doc.body, &c, first_ordinal + out.len()).await {
+        match extract::extract_chunk(
+            llm,
+            prompts,
+            call,
+            title,
+            &doc.body,
+            &c,
+            first_ordinal + out.len(),
+        )
+        .await
+        {
             Ok((found, responses)) => {
                 add_stats(stats, &responses);
                 out.extend(found);
             }
-            Err(ExtractError::Llm(LlmError::ContextExceeded { .. })) if depth < MAX_RESPLITS && c.est_tokens > 64 => {
+            Err(ExtractError::Llm(LlmError::ContextExceeded { .. }))
+                if depth < MAX_RESPLITS && c.est_tokens > 64 =>
+            {
                 stats.model_calls += 1;
                 stats.retries += 1;
                 stats.chunks -= 1;
@@ -377,7 +420,10 @@ async fn final_pass(
     };
     let messages = prompts.rank_messages(&vars)?;
     let n = takeaways.len();
-    let result = extract::call_json::<RankAnswer, _>(llm, call, messages, |a| rank::check_order(&a.order, n)).await;
+    let result = extract::call_json::<RankAnswer, _>(llm, call, messages, |a| {
+        rank::check_order(&a.order, n)
+    })
+    .await;
     match result {
         Ok((answer, responses)) => {
             add_stats(stats, &responses);

@@ -35,7 +35,9 @@ pub const RANK_USER: &str = "rank.user.j2";
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
     /// `--prompts DIR` is not a readable directory.
-    #[error("prompt directory {0}: not a directory; run `takeaways prompts --export DIR` to create one")]
+    #[error(
+        "prompt directory {0}: not a directory; run `takeaways prompts --export DIR` to create one"
+    )]
     NotADirectory(PathBuf),
     /// Rendering failed (syntax error, undefined variable, …).
     #[error("prompt template {name}{origin}: {detail}")]

@@ -216,7 +216,10 @@ pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
     });
     let in_heading_or_summary = group.iter().any(|c| {
         is_summary_section(&c.heading_path)
-            || emphasis.headings.iter().any(|h| same_takeaway(h, &c.headline))
+            || emphasis
+                .headings
+                .iter()
+                .any(|h| same_takeaway(h, &c.headline))
     });
     let emph = if stressed {
         1.0
@@ -285,15 +288,18 @@ pub fn rank(candidates: &[Candidate], emphasis: &Emphasis, top: usize) -> Vec<Ta
 }
 
 /// Mixes the code's order with a model's order of the same list: each takeaway's new key is its
-/// code position plus its position in `model_order` (1-based ids into `takeaways`); ties keep the
-/// code's order. So one model pass can move an item, but cannot overturn the code's ranking on
-/// its own. `model_order` must be a permutation of `1..=takeaways.len()` ([`check_order`]).
+/// code position plus its position in the model's order; ties keep the code's order. So one
+/// model pass can move an item, but cannot overturn the code's ranking on its own.
+///
+/// `model_order` holds 1-based ids into `takeaways`. Small models often list only a few ids, or
+/// repeat one: the ids are cleaned by [`complete_order`] first.
 pub fn blend_order(takeaways: Vec<Takeaway>, model_order: &[usize]) -> Vec<Takeaway> {
+    let order = complete_order(model_order, takeaways.len());
     let mut keyed: Vec<(usize, usize, Takeaway)> = takeaways
         .into_iter()
         .enumerate()
         .map(|(code_pos, t)| {
-            let model_pos = model_order
+            let model_pos = order
                 .iter()
                 .position(|&id| id == code_pos + 1)
                 .unwrap_or(code_pos);
@@ -311,15 +317,47 @@ pub fn blend_order(takeaways: Vec<Takeaway>, model_order: &[usize]) -> Vec<Takea
         .collect()
 }
 
-/// Checks that `order` is a permutation of `1..=n`. Errors say what is wrong, for the retry.
+/// A full order of `1..=n` from a model's partial one: the valid ids it gave, first occurrence
+/// only, then the ids it left out in the code's order.
+pub fn complete_order(model_order: &[usize], n: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::with_capacity(n);
+    for &id in model_order {
+        if (1..=n).contains(&id) && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    for id in 1..=n {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// Checks that `order` names at least one of `1..=n`. Errors say what is wrong, for the retry.
 pub fn check_order(order: &[usize], n: usize) -> Result<(), String> {
-    let set: BTreeSet<usize> = order.iter().copied().collect();
-    if order.len() != n || set.len() != n || set.iter().any(|&i| i == 0 || i > n) {
+    if !order.iter().any(|id| (1..=n).contains(id)) {
         return Err(format!(
-            "\"order\" must list each number from 1 to {n} exactly once, got {order:?}"
+            "\"order\" must list the numbers from 1 to {n}, most important first; got {order:?}"
         ));
     }
     Ok(())
+}
+
+/// True when a candidate's headline is not about its chunk: it restates the writeup's title,
+/// or fewer than half of its content words occur in the chunk (small models echo the prompt's
+/// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
+pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
+    if same_takeaway(headline, title) {
+        return true;
+    }
+    let words = content_tokens(headline);
+    if words.is_empty() {
+        return true;
+    }
+    let chunk = content_tokens(chunk_text);
+    let present = words.iter().filter(|w| chunk.contains(*w)).count();
+    present * 2 < words.len()
 }
 
 #[cfg(test)]
@@ -349,14 +387,20 @@ mod tests {
         let groups = merge(&cs);
         assert_eq!(groups.len(), 2);
         let ranked = rank(&cs, &Emphasis::default(), 10);
-        assert_eq!(ranked[0].headline, "Platform engineering takes center stage");
+        assert_eq!(
+            ranked[0].headline,
+            "Platform engineering takes center stage"
+        );
         assert_eq!(ranked[0].sections.len(), 2);
         assert_eq!(ranked[0].merged, 2);
     }
 
     #[test]
     fn different_takeaways_stay_apart() {
-        assert!(!same_takeaway("Security is big business", "Wasm is a hot topic"));
+        assert!(!same_takeaway(
+            "Security is big business",
+            "Wasm is a hot topic"
+        ));
         assert!(!same_takeaway("AI everywhere", "Cost matters"));
     }
 
@@ -387,20 +431,51 @@ mod tests {
     #[test]
     fn blend_cannot_fully_overturn() {
         let cs: Vec<Candidate> = (0..3)
-            .map(|i| cand(i, i, &format!("Point number {i} alpha{i}"), 5 - i as u8, "A"))
+            .map(|i| {
+                cand(
+                    i,
+                    i,
+                    &format!("Point number {i} alpha{i}"),
+                    5 - i as u8,
+                    "A",
+                )
+            })
             .collect();
         let r = rank(&cs, &Emphasis::default(), 10);
         let b = blend_order(r, &[3, 2, 1]);
         // keys: item1: 0+2, item2: 1+1, item3: 2+0 → all 2, ties keep the code order.
         assert_eq!(b[0].headline, "Point number 0 alpha0");
-        assert!(check_order(&[1, 1, 2], 3).is_err());
-        assert!(check_order(&[2, 1, 3], 3).is_ok());
+        assert!(check_order(&[7, 9], 3).is_err());
+        assert!(check_order(&[2], 3).is_ok());
+        assert_eq!(complete_order(&[3, 3, 9], 3), vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn off_text_headlines_are_caught() {
+        let chunk = "Platform engineering took centre stage at the event, with many talks on it.";
+        assert!(is_off_text(
+            "A highlight from the writeup",
+            "KubeCon notes",
+            chunk
+        ));
+        assert!(is_off_text("KubeCon notes", "KubeCon notes", chunk));
+        assert!(!is_off_text(
+            "Platform engineering took centre stage",
+            "KubeCon notes",
+            chunk
+        ));
     }
 
     #[test]
     fn list_items_are_read() {
-        assert_eq!(list_item_text("  1. Platform engineering").as_deref(), Some("Platform engineering"));
-        assert_eq!(list_item_text("- [ ] Kubernetes is boring").as_deref(), Some("Kubernetes is boring"));
+        assert_eq!(
+            list_item_text("  1. Platform engineering").as_deref(),
+            Some("Platform engineering")
+        );
+        assert_eq!(
+            list_item_text("- [ ] Kubernetes is boring").as_deref(),
+            Some("Kubernetes is boring")
+        );
         assert_eq!(list_item_text("Plain text"), None);
     }
 }

@@ -314,7 +314,10 @@ pub const TEXT_HEADING_MIN_BODY: usize = 200;
 /// one-line closing sentences it tells apart.
 pub fn detect_text_headings(body: &str) -> TextStructure {
     let blocks = blocks(body);
-    let candidate: Vec<bool> = blocks.iter().map(|b| is_heading_candidate(b, body)).collect();
+    let candidate: Vec<bool> = blocks
+        .iter()
+        .map(|b| is_heading_candidate(b, body))
+        .collect();
     let mut title_lines = Vec::new();
     let mut first_body = None;
     for (i, b) in blocks.iter().enumerate() {
@@ -442,15 +445,26 @@ pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
         .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
         .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
         .collect();
-    pack(&doc.body, pieces(&doc.body, doc.format, parts, budget.target), budget)
+    pack(
+        &doc.body,
+        pieces(&doc.body, doc.format, parts, budget.target),
+        budget,
+    )
 }
 
 /// Splits an existing chunk again into chunks of at most `target` estimated tokens, keeping each
 /// part's heading path. Used when a call shows the chunk did not fit the context after all.
 /// The new chunks keep the old chunk's index.
 pub fn resplit(body: &str, format: BodyFormat, chunk: &Chunk, target: usize) -> Vec<Chunk> {
-    let budget = Budget { target, max: target };
-    let mut out = pack(body, pieces(body, format, chunk.parts.clone(), target), budget);
+    let budget = Budget {
+        target,
+        max: target,
+    };
+    let mut out = pack(
+        body,
+        pieces(body, format, chunk.parts.clone(), target),
+        budget,
+    );
     for c in &mut out {
         c.index = chunk.index;
     }
@@ -559,7 +573,10 @@ mod tests {
         let s = detect_text_headings(&body);
         let texts: Vec<&str> = s.headings.iter().map(|h| h.text.as_str()).collect();
         assert_eq!(texts, vec!["First topic", "Second topic!"]);
-        assert_eq!(s.title().as_deref(), Some("My Trip Report From A Conference"));
+        assert_eq!(
+            s.title().as_deref(),
+            Some("My Trip Report From A Conference")
+        );
     }
 
     #[test]
@@ -567,11 +584,19 @@ mod tests {
         let para = "Word ".repeat(400);
         let body = format!("# A\n\n{para}\n\n{para}\n\n# B\n\nsmall\n");
         let doc = md_doc(&body);
-        let budget = Budget { target: 300, max: 300 };
+        let budget = Budget {
+            target: 300,
+            max: 300,
+        };
         let chunks = chunks(&doc, budget);
         assert!(chunks.len() >= 4);
         for c in &chunks {
-            assert!(c.est_tokens <= budget.max, "{} > {}", c.est_tokens, budget.max);
+            assert!(
+                c.est_tokens <= budget.max,
+                "{} > {}",
+                c.est_tokens,
+                budget.max
+            );
         }
         let joined: String = chunks.iter().map(|c| c.text(&doc.body)).collect();
         let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();

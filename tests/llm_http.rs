@@ -40,6 +40,7 @@ fn request(estimated: usize) -> ChatRequest {
             num_predict: 512,
             temperature: 0.2,
             seed: Some(7),
+            repeat_penalty: None,
         },
         estimated_prompt_tokens: estimated,
     }

@@ -89,6 +89,10 @@ pub struct Options {
     pub temperature: f32,
     /// Sampling seed, when given.
     pub seed: Option<i32>,
+    /// Penalty on repeated tokens (Ollama `repeat_penalty`; 1.0 is none), when given. Small
+    /// models fall into repetition loops that run to `num_predict` without it.
+    #[serde(default)]
+    pub repeat_penalty: Option<f32>,
 }
 
 /// One chat call, before it is sent.

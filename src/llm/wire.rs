@@ -64,6 +64,9 @@ pub fn chat_body(req: &ChatRequest) -> Value {
     if let Some(seed) = req.options.seed {
         options = options.seed(seed);
     }
+    if let Some(penalty) = req.options.repeat_penalty {
+        options = options.repeat_penalty(penalty);
+    }
 
     let mut request = ChatMessageRequest::new(req.model.clone(), messages)
         .options(options)
@@ -112,6 +115,9 @@ pub fn chat_body(req: &ChatRequest) -> Value {
     }
     if let Some(Value::Object(opts)) = obj.get_mut("options") {
         opts.insert("temperature".into(), f32_to_json(req.options.temperature));
+        if let Some(penalty) = req.options.repeat_penalty {
+            opts.insert("repeat_penalty".into(), f32_to_json(penalty));
+        }
     }
     obj.insert("stream".into(), Value::Bool(true));
     obj.insert("think".into(), Value::Bool(false));
