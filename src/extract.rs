@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::llm::{ChatRequest, ChatResponse, Llm, LlmError, Message, Options};
+use crate::llm::{ChatRequest, Llm, LlmError, Message, Options, Reply};
 use crate::prompts::{ExtractVars, PromptError, Prompts};
 use crate::split::{self, Chunk};
 use crate::tokens;
@@ -22,7 +22,8 @@ pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 4;
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct ExtractAnswer {
     /// The chunk's takeaways, most important first. At least one: left free, small models
-    /// answer `[]` for most chunks.
+    /// answer `[]` for most chunks. (Two was tried: SmolLM2-135M then pads with echoes of the
+    /// prompt.)
     #[schemars(length(min = 1, max = 4))]
     pub takeaways: Vec<RawTakeaway>,
 }
@@ -69,8 +70,8 @@ pub struct Candidate {
     /// Whether the quote was found in the chunk text (after folding case, punctuation and
     /// white space). A quote that is not there is a hallucination signal.
     pub quote_found: bool,
-    /// Heading path of the section that holds the quote (the chunk's first section when the
-    /// quote was not found).
+    /// Heading path of the section that holds the quote; when the quote was not found, of the
+    /// part of the chunk that shares the most words with the headline and detail.
     pub heading_path: Vec<String>,
 }
 
@@ -132,11 +133,41 @@ pub fn parse_answer<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
     } else {
         trimmed
     };
-    serde_json::from_str(inner.trim()).map_err(|e| e.to_string())
+    serde_json::from_str(&escape_controls_in_strings(inner.trim())).map_err(|e| e.to_string())
+}
+
+/// Replaces raw control characters (U+0000..U+001F) inside JSON string literals with a space.
+/// JSON forbids them there, but small models write raw newlines inside strings even under a
+/// grammar (seen with the stand-in: `"detail":"{{{\n'printf'"`); the text means the same.
+fn escape_controls_in_strings(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.chars().any(|c| c < ' ') {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            } else if c < ' ' {
+                out.push(' ');
+                continue;
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// One structured call: sends `messages` with `format` = schema of `T`, parses and checks the
-/// answer with `check`, and retries once with the error. Returns the value and the responses.
+/// answer with `check`, and retries once with the error. Returns the value and the replies (the
+/// answers with where they came from: model, cache or recording).
 ///
 /// Errors: [`ExtractError::Llm`] when a call fails, [`ExtractError::Invalid`] after two invalid
 /// answers.
@@ -145,7 +176,7 @@ pub async fn call_json<T, F>(
     call: &CallSettings,
     messages: Vec<Message>,
     check: F,
-) -> Result<(T, Vec<ChatResponse>), ExtractError>
+) -> Result<(T, Vec<Reply>), ExtractError>
 where
     T: DeserializeOwned + JsonSchema,
     F: Fn(&T) -> Result<(), String>,
@@ -161,9 +192,9 @@ where
             format: Some(format.clone()),
             options: call.options.clone(),
         };
-        let response = llm.chat(&request).await?;
-        let raw = response.content.clone();
-        responses.push(response);
+        let reply = llm.chat_reply(&request).await?;
+        let raw = reply.response.content.clone();
+        responses.push(reply);
         let result = parse_answer::<T>(&raw).and_then(|v| check(&v).map(|()| v));
         match result {
             Ok(v) => return Ok((v, responses)),
@@ -211,7 +242,7 @@ pub async fn extract_chunk(
     body: &str,
     chunk: &Chunk,
     first_ordinal: usize,
-) -> Result<(Vec<Candidate>, Vec<ChatResponse>), ExtractError> {
+) -> Result<(Vec<Candidate>, Vec<Reply>), ExtractError> {
     let text = chunk.text(body);
     let vars = ExtractVars {
         title,
@@ -232,13 +263,18 @@ pub async fn extract_chunk(
             let found = find_quote(text, &t.quote);
             let heading_path = match found {
                 Some(offset) => chunk.heading_path_at(chunk.range.start + offset).to_vec(),
-                None => chunk.parts[0].heading_path.clone(),
+                None => best_part(body, chunk, &format!("{} {}", t.headline, t.detail)),
             };
             Candidate {
                 chunk: chunk.index,
                 ordinal: first_ordinal + i,
                 headline: tidy(&t.headline),
-                detail: tidy(&t.detail),
+                // A detail that is debris or echoes the prompt is dropped; the headline stays.
+                detail: if crate::rank::is_off_text(&t.detail, title, text) {
+                    String::new()
+                } else {
+                    tidy(&t.detail)
+                },
                 importance: t.importance.clamp(1, 5),
                 quote: tidy(&t.quote),
                 quote_found: found.is_some(),
@@ -247,6 +283,21 @@ pub async fn extract_chunk(
         })
         .collect();
     Ok((candidates, responses))
+}
+
+/// Heading path of the chunk part whose text shares the most content words with `text` (the
+/// first part on a tie): where a takeaway without a found quote most likely comes from.
+fn best_part(body: &str, chunk: &Chunk, text: &str) -> Vec<String> {
+    let words = crate::rank::content_tokens(text);
+    let mut best = (0usize, &chunk.parts[0]);
+    for part in &chunk.parts {
+        let part_words = crate::rank::content_tokens(&body[part.range.clone()]);
+        let shared = words.intersection(&part_words).count();
+        if shared > best.0 {
+            best = (shared, part);
+        }
+    }
+    best.1.heading_path.clone()
 }
 
 /// Distinct heading-path labels of a chunk's parts, in order.
@@ -294,6 +345,13 @@ mod tests {
         let raw = "<think>hmm</think>\n```json\n{\"takeaways\": []}\n```";
         let a: ExtractAnswer = parse_answer(raw).unwrap();
         assert!(a.takeaways.is_empty());
+    }
+
+    #[test]
+    fn raw_newlines_inside_strings_are_tolerated() {
+        let raw = "{\"takeaways\": [{\"headline\": \"a\nb\", \"detail\": \"c\", \"importance\": 2,\n \"quote\": \"\"}]}";
+        let a: ExtractAnswer = parse_answer(raw).unwrap();
+        assert_eq!(a.takeaways[0].headline, "a b");
     }
 
     #[test]

@@ -157,8 +157,9 @@ pub fn content_tokens(text: &str) -> BTreeSet<String> {
 }
 
 /// True when two headlines say the same thing: Jaccard similarity of their content tokens of
-/// at least 0.4, or one's tokens (two or more) nearly all inside the other's (overlap
-/// coefficient ≥ 0.75), or near-identical spelling (normalised Levenshtein ≥ 0.85).
+/// at least 0.4, or one's tokens nearly all inside the other's (overlap coefficient ≥ 0.75
+/// with two or more tokens, or all of them: "The postmortem" is "The postmortem of a six-hour
+/// outage"), or near-identical spelling (normalised Levenshtein ≥ 0.85).
 pub fn same_takeaway(a: &str, b: &str) -> bool {
     let (ta, tb) = (content_tokens(a), content_tokens(b));
     if ta.is_empty() || tb.is_empty() {
@@ -167,7 +168,8 @@ pub fn same_takeaway(a: &str, b: &str) -> bool {
     let inter = ta.intersection(&tb).count() as f64;
     let union = ta.union(&tb).count() as f64;
     let min = ta.len().min(tb.len());
-    if inter / union >= 0.4 || (min >= 2 && inter / min as f64 >= 0.75) {
+    let overlap = inter / min as f64;
+    if inter / union >= 0.4 || (min >= 2 && overlap >= 0.75) || overlap >= 1.0 {
         return true;
     }
     strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase()) >= 0.85
@@ -344,11 +346,17 @@ pub fn check_order(order: &[usize], n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// True when generated text is broken: template or JSON debris such as `{{#x}}` or `} ,{`,
+/// which small models emit when they lose the thread; prose takeaways never hold braces.
+pub fn is_broken(text: &str) -> bool {
+    text.contains(['{', '}'])
+}
+
 /// True when a candidate's headline is not about its chunk: it restates the writeup's title,
 /// or fewer than half of its content words occur in the chunk (small models echo the prompt's
 /// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
 pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
-    if same_takeaway(headline, title) {
+    if same_takeaway(headline, title) || is_broken(headline) {
         return true;
     }
     let words = content_tokens(headline);
@@ -459,6 +467,8 @@ mod tests {
             chunk
         ));
         assert!(is_off_text("KubeCon notes", "KubeCon notes", chunk));
+        assert!(is_off_text("Platform engineering {{#x}}", "KubeCon notes", chunk));
+        assert!(same_takeaway("The postmortem", "The postmortem of a six-hour outage"));
         assert!(!is_off_text(
             "Platform engineering took centre stage",
             "KubeCon notes",

@@ -63,7 +63,7 @@ pub fn markdown(summary: &Summary) -> String {
         };
         let detail = sentence(&t.detail);
         let headline = sentence(&t.headline);
-        let detail = if detail.eq_ignore_ascii_case(&headline) {
+        let detail = if detail.is_empty() || detail.eq_ignore_ascii_case(&headline) {
             String::new()
         } else {
             format!(" {detail}")

@@ -321,10 +321,11 @@ pub fn detect_text_headings(body: &str) -> TextStructure {
     let mut title_lines = Vec::new();
     let mut first_body = None;
     for (i, b) in blocks.iter().enumerate() {
-        if candidate[i] || !has_letter(&body[b.clone()]) {
-            if candidate[i] {
-                title_lines.push(body[b.clone()].trim().to_string());
-            }
+        let text = &body[b.clone()];
+        // The title block may be one block of several short lines (title, subtitle, author).
+        let short_lines = text.lines().all(|l| is_heading_line(l) || !has_letter(l));
+        if candidate[i] || short_lines {
+            title_lines.extend(text.lines().filter(|l| has_letter(l)).map(|l| l.trim().to_string()));
         } else {
             first_body = Some(i);
             break;
@@ -416,10 +417,12 @@ fn is_list_block(block: &str) -> bool {
 
 fn is_heading_candidate(block: &Range<usize>, body: &str) -> bool {
     let text = &body[block.clone()];
-    if text.contains('\n') {
-        return false;
-    }
-    let t = text.trim();
+    !text.contains('\n') && is_heading_line(text)
+}
+
+/// The line-level part of [`detect_text_headings`]'s rule.
+fn is_heading_line(line: &str) -> bool {
+    let t = line.trim();
     let chars = t.chars().count();
     if chars == 0 || chars > TEXT_HEADING_MAX_CHARS || !has_letter(t) || is_list_line(t) {
         return false;
