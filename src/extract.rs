@@ -244,10 +244,11 @@ pub async fn extract_chunk(
     first_ordinal: usize,
 ) -> Result<(Vec<Candidate>, Vec<Reply>), ExtractError> {
     let text = chunk.text(body);
+    let prompt_text = chunk.prompt_text(body);
     let vars = ExtractVars {
         title,
         sections: section_labels(chunk),
-        chunk: text,
+        chunk: &prompt_text,
         max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
     };
     let messages = prompts.extract_messages(&vars)?;

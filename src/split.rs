@@ -61,14 +61,27 @@ pub struct Chunk {
     pub range: Range<usize>,
     /// The sections (or pieces of one section) this chunk holds, in order.
     pub parts: Vec<ChunkPart>,
-    /// Estimated tokens of the chunk text ([`tokens::estimate`]).
+    /// Estimated tokens of the chunk text ([`tokens::estimate`]), the repeated table header
+    /// included.
     pub est_tokens: usize,
+    /// When the chunk starts inside a Markdown table that began in an earlier chunk: that
+    /// table's header and delimiter rows, repeated in front of the chunk text so the model
+    /// still knows what the columns are.
+    pub table_header: Option<String>,
 }
 
 impl Chunk {
     /// The chunk's text, borrowed from the body it was split from.
     pub fn text<'a>(&self, body: &'a str) -> &'a str {
         &body[self.range.clone()]
+    }
+
+    /// The text sent to the model: the repeated table header, if any, then the chunk's text.
+    pub fn prompt_text<'a>(&self, body: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.table_header {
+            Some(h) => std::borrow::Cow::Owned(format!("{h}\n{}", self.text(body))),
+            None => std::borrow::Cow::Borrowed(self.text(body)),
+        }
     }
 
     /// The heading path of the part that holds byte `offset` (absolute, in the body); the first
@@ -448,11 +461,56 @@ pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
         .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
         .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
         .collect();
-    pack(
-        &doc.body,
-        pieces(&doc.body, doc.format, parts, budget.target),
-        budget,
-    )
+    let target = budget.target;
+    let mut out = pack(&doc.body, pieces(&doc.body, doc.format, parts, target), budget);
+    if doc.format == BodyFormat::Markdown {
+        add_table_headers(&doc.body, &mut out, budget);
+    }
+    out
+}
+
+/// Tables as (whole range, header + delimiter rows) from pulldown-cmark.
+fn tables(body: &str) -> Vec<(Range<usize>, String)> {
+    let mut out = Vec::new();
+    let mut table: Option<Range<usize>> = None;
+    for (event, range) in Parser::new_ext(body, Options::ENABLE_TABLES).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Table(_)) => table = Some(range),
+            Event::End(TagEnd::TableHead) => {
+                if let Some(t) = table.take() {
+                    // The delimiter row is the line after the header row.
+                    let after = &body[range.end..t.end];
+                    let delim_end = after.find('\n').map_or(t.end, |i| range.end + i);
+                    let header = body[t.start..delim_end].trim_end().to_string();
+                    out.push((t, header));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Gives a chunk that starts inside a table (after its header) the table's header rows. If
+/// the header would push the chunk over the hard limit, it is left out: the limit wins.
+fn add_table_headers(body: &str, chunks: &mut [Chunk], budget: Budget) {
+    let tables = tables(body);
+    if tables.is_empty() {
+        return;
+    }
+    for c in chunks.iter_mut() {
+        let start = c.range.start;
+        if let Some((_, header)) = tables
+            .iter()
+            .find(|(t, h)| t.start + h.len() < start && start < t.end)
+        {
+            let est = c.est_tokens + tokens::estimate(header) + 1;
+            if est <= budget.max {
+                c.table_header = Some(header.clone());
+                c.est_tokens = est;
+            }
+        }
+    }
 }
 
 /// Splits an existing chunk again into chunks of at most `target` estimated tokens, keeping each
@@ -523,6 +581,7 @@ fn pack(body: &str, pieces: Vec<ChunkPart>, budget: Budget) -> Vec<Chunk> {
             est_tokens: tokens::estimate(&body[range.clone()]),
             range,
             parts: std::mem::take(parts),
+            table_header: None,
         });
     };
     for piece in pieces {
