@@ -1,0 +1,345 @@
+//! End-to-end tests of the `takeaways` binary: exit codes, messages, and the request body it
+//! sends to a real local HTTP server. No model and no network beyond 127.0.0.1.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn takeaways() -> Command {
+    let mut cmd = Command::cargo_bin("takeaways").unwrap();
+    cmd.env("SOURCE_DATE_EPOCH", "1764374400")
+        .env_remove("OLLAMA_HOST")
+        .env_remove("TAKEAWAYS_MODEL")
+        .env("TAKEAWAYS_CACHE_DIR", tempfile::tempdir().unwrap().keep())
+        .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml");
+    cmd
+}
+
+/// A port with nothing listening on it.
+fn closed_port_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn empty_input_says_nothing_to_summarize_and_calls_no_model() {
+    for file in ["fixtures/writeups/empty.md", "fixtures/writeups/blank.txt"] {
+        // A closed port: any model call would fail with exit 3, not 1.
+        takeaways()
+            .args(["summarize", file, "--host", &closed_port_url()])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("nothing to summarize"))
+            .stderr(predicate::str::contains(file));
+    }
+}
+
+#[test]
+fn empty_stdin_says_nothing_to_summarize() {
+    takeaways()
+        .args(["summarize", "-", "--host", &closed_port_url()])
+        .write_stdin("  \n\n ")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nothing to summarize"));
+}
+
+#[test]
+fn binary_input_is_refused_with_the_file_name() {
+    takeaways()
+        .args(["summarize", "fixtures/writeups/binary.md", "--host", &closed_port_url()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("fixtures/writeups/binary.md"))
+        .stderr(predicate::str::contains("binary"));
+}
+
+#[test]
+fn missing_file_is_one_line_naming_it() {
+    let assert = takeaways()
+        .args(["summarize", "no/such/file.md"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no/such/file.md"));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn unreachable_server_names_the_url_and_ollama_serve() {
+    let url = closed_port_url();
+    takeaways()
+        .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--host", &url])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(url.trim_start_matches("http://")))
+        .stderr(predicate::str::contains("ollama serve"));
+}
+
+#[test]
+fn ollama_host_env_is_used() {
+    let url = closed_port_url();
+    takeaways()
+        .env("OLLAMA_HOST", url.trim_start_matches("http://"))
+        .args(["summarize", "fixtures/writeups/rustconf-mini.md"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(url.trim_start_matches("http://")));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    takeaways()
+        .args(["summarize", "x.md", "--format", "yaml"])
+        .assert()
+        .code(2);
+    takeaways().args(["summarize", "x.md", "--top", "0"]).assert().code(2);
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    takeaways()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"))
+        .stdout(predicate::str::contains("3  Ollama could not be reached"));
+}
+
+#[test]
+fn replay_of_an_unrecorded_request_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    takeaways()
+        .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "smollm2:135m"])
+        .arg("--replay")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no recording"));
+}
+
+#[test]
+fn prompts_export_writes_the_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p");
+    takeaways()
+        .args(["prompts", "--export"])
+        .arg(&out)
+        .assert()
+        .success();
+    for name in ["extract.system.j2", "extract.user.j2", "rank.system.j2", "rank.user.j2"] {
+        assert!(out.join(name).is_file(), "{name} missing");
+    }
+}
+
+#[test]
+fn a_template_with_an_unknown_variable_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("extract.user.j2"), "{{ chunk }} {{ speaker }}").unwrap();
+    takeaways()
+        .args(["sections", "fixtures/writeups/rustconf-mini.md", "--prompts"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("extract.user.j2"))
+        .stderr(predicate::str::contains("undefined"));
+}
+
+/// A model answer in Ollama's NDJSON stream shape.
+fn ndjson_answer(content: &str) -> String {
+    let first = json!({"model": "tiny", "created_at": "2026-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": content}, "done": false});
+    let last = json!({"model": "tiny", "created_at": "2026-01-01T00:00:01Z",
+        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
+        "total_duration": 1_000_000, "prompt_eval_count": 300, "eval_count": 40});
+    format!("{first}\n{last}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summarize_sends_model_num_ctx_schema_and_think_false() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/show"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model_info": {"general.architecture": "llama", "llama.context_length": 32768},
+            "details": {"family": "llama"}
+        })))
+        .mount(&server)
+        .await;
+    let answer = json!({"takeaways": [{"headline": "The borrow checker was not the main cost",
+        "detail": "Most fights with it were in the first six weeks.", "importance": 4,
+        "quote": "borrow checker was NOT the main cost"}]})
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-ndjson")
+                .set_body_string(ndjson_answer(&answer)),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args(["--host", &uri, "--no-final-pass", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let requests = server.received_requests().await.unwrap();
+    let chats: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/chat")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(!chats.is_empty());
+    for body in &chats {
+        assert_eq!(body["model"], "tiny");
+        // The model's 32768 is capped at 8192 and sent with every call.
+        assert_eq!(body["options"]["num_ctx"], 8192);
+        assert_eq!(body["think"], false);
+        assert_eq!(body["stream"], true);
+        let schema = &body["format"];
+        assert_eq!(schema["type"], "object");
+        assert!(schema["properties"]["takeaways"].is_object(), "{schema}");
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][1]["role"], "user");
+    }
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["schema_version"], 1);
+    assert_eq!(summary["model"], "tiny");
+    assert_eq!(summary["takeaways"][0]["headline"], "The borrow checker was not the main cost");
+    assert!(summary["takeaways"][0]["sections"][0]["label"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_model_suggests_ollama_pull() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/show"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"error": "model 'nope:1b' not found"})),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "nope:1b"])
+            .args(["--host", &uri])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ollama pull nope:1b"), "{stderr}");
+}
+
+/// Answers `/api/show` and `/api/tags` for model `tiny` with a 4096-token context.
+async fn mount_model_info(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/show"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model_info": {"general.architecture": "llama", "llama.context_length": 4096},
+            "details": {"family": "llama"}
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"models": [
+            {"name": "tiny", "model": "tiny", "digest": "abc123", "size": 1}
+        ]})))
+        .mount(server)
+        .await;
+}
+
+/// A server that reports every prompt as far shorter than it was (Ollama's sign of a silent cut:
+/// DESIGN.md fact 1). The tool must split the chunk smaller, retry, and in the end fail without
+/// printing a summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    let answer = json!({"takeaways": [{"headline": "The borrow checker was not the main cost",
+        "detail": "Most fights with it were in the first six weeks.", "importance": 4,
+        "quote": "borrow checker was NOT the main cost"}]})
+    .to_string();
+    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
+    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
+        "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 40});
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "a summary was printed from truncated calls");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not fit"), "{stderr}");
+    let chats = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/chat")
+        .count();
+    assert!(chats > 1, "the chunk was not split and retried ({chats} calls)");
+}
+
+/// A server that refuses an over-long prompt with 400, as Ollama does when `truncate: false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "the input length exceeds the context length"}),
+        ))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not fit"), "{stderr}");
+    let chats = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/chat")
+        .count();
+    assert!(chats > 1, "the chunk was not split and retried ({chats} calls)");
+}
