@@ -33,7 +33,7 @@ pub struct ExtractAnswer {
 pub struct RawTakeaway {
     /// The takeaway in at most ~12 words. The length caps (in characters) are enforced by the
     /// server's grammar where it has one (llama.cpp), and stop a small model's repetition loop.
-    #[schemars(length(min = 3, max = 100))]
+    #[schemars(length(min = 3, max = 100))] // HEADLINE_MAX_CHARS
     pub headline: String,
     /// One sentence explaining it.
     #[schemars(length(min = 10, max = 300))]
@@ -233,12 +233,16 @@ fn check_answer(a: &ExtractAnswer) -> Result<(), String> {
 
 /// The map step for one chunk: renders the prompt, calls the model, grounds the quotes.
 ///
+/// `title` goes into the prompt; `names` is the title plus, for plain text, the lines of its
+/// title block (newline-separated): a headline that only restates them is dropped.
+///
 /// `first_ordinal` numbers the candidates. Errors: see [`call_json`] and [`ExtractError`].
 pub async fn extract_chunk(
     llm: &Llm,
     prompts: &Prompts,
     call: &CallSettings,
     title: &str,
+    names: &str,
     body: &str,
     chunk: &Chunk,
     first_ordinal: usize,
@@ -252,12 +256,26 @@ pub async fn extract_chunk(
         max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
     };
     let messages = prompts.extract_messages(&vars)?;
+    // The prompt's own lines, without the chunk: a headline that repeats one of them is an echo
+    // of the instructions ("The point in at most 12 words"), not a takeaway.
+    let instructions: Vec<String> = messages
+        .iter()
+        .flat_map(|m| {
+            m.content
+                .replace(prompt_text.as_ref(), "")
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let (answer, responses) =
         call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
     let candidates = answer
         .takeaways
         .into_iter()
-        .filter(|t| !crate::rank::is_off_text(&t.headline, title, text))
+        .filter(|t| !crate::rank::is_off_text(&t.headline, names, text))
+        .filter(|t| !instructions.iter().any(|l| echoes(&t.headline, l)))
         .take(MAX_TAKEAWAYS_PER_CHUNK)
         .enumerate()
         .map(|(i, t)| {
@@ -269,9 +287,9 @@ pub async fn extract_chunk(
             Candidate {
                 chunk: chunk.index,
                 ordinal: first_ordinal + i,
-                headline: tidy(&t.headline),
+                headline: shorten_cut(&tidy(&t.headline), HEADLINE_MAX_CHARS),
                 // A detail that is debris or echoes the prompt is dropped; the headline stays.
-                detail: if crate::rank::is_off_text(&t.detail, title, text) {
+                detail: if crate::rank::is_off_text(&t.detail, names, text) {
                     String::new()
                 } else {
                     tidy(&t.detail)
@@ -313,8 +331,49 @@ pub fn section_labels(chunk: &Chunk) -> Vec<String> {
     out
 }
 
+/// Longest headline in characters: the schema's `maxLength`, which the server's grammar
+/// enforces by cutting the string, often mid-word.
+pub const HEADLINE_MAX_CHARS: usize = 100;
+
+/// True when `headline` repeats a line of the instructions: most of its content words are in
+/// that line.
+fn echoes(headline: &str, instruction_line: &str) -> bool {
+    let h = crate::rank::content_tokens(headline);
+    let l = crate::rank::content_tokens(instruction_line);
+    !h.is_empty() && h.intersection(&l).count() * 3 >= h.len() * 2
+}
+
+/// A headline that reached `max` characters was cut by the grammar: end it at its first
+/// sentence when there is one, else at the last whole word, with an ellipsis.
+fn shorten_cut(headline: &str, max: usize) -> String {
+    // Within two characters of the cap counts as cut: folding white space may shorten it.
+    if headline.chars().count() + 2 < max {
+        return headline.to_string();
+    }
+    if let Some(i) = headline.find(". ") {
+        return headline[..=i].to_string();
+    }
+    match headline.rfind(' ') {
+        Some(i) => format!("{}…", headline[..i].trim_end_matches([',', ';', ':', ' '])),
+        None => headline.to_string(),
+    }
+}
+
+/// Folds white space and removes inline markup the model copied from the text (`<em>`,
+/// `**`, backticks), which would garble the rendered Markdown.
 fn tidy(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            '*' | '`' if !in_tag => {}
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Byte offset in `text` where `quote` starts, comparing case-folded letters and digits only
@@ -340,6 +399,29 @@ pub fn find_quote(text: &str, quote: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_headlines_end_cleanly() {
+        let cut = "Datastore Days remains the most useful conference I attend, because the speakers talk about what go";
+        assert_eq!(shorten_cut(cut, 100), "Datastore Days remains the most useful conference I attend, because the speakers talk about what…");
+        assert_eq!(shorten_cut("Short one", 100), "Short one");
+        assert!(echoes(
+            "The point in at most 12 words",
+            "- \"headline\": the point in at most 12 words"
+        ));
+        assert!(!echoes(
+            "Platform engineering wins",
+            "- \"headline\": the point in at most 12 words"
+        ));
+    }
+
+    #[test]
+    fn inline_markup_is_removed() {
+        assert_eq!(
+            tidy("<em>The tooling</em>  **bundling**\n`continues`"),
+            "The tooling bundling continues"
+        );
+    }
 
     #[test]
     fn fences_and_think_are_stripped() {

@@ -11,11 +11,16 @@
 //! `prompts` renders the templates, `llm` makes the model calls (live, recorded or replayed),
 //! `pipeline` wires the stages for one document, and `cli` holds the command-line surface.
 
+pub mod batch;
+pub mod cache;
 pub mod cli;
+pub mod config;
+pub mod doctor;
 pub mod extract;
 pub mod input;
 pub mod llm;
 pub mod pipeline;
+pub mod progress;
 pub mod prompts;
 pub mod rank;
 pub mod render;

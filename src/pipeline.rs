@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::extract::{self, CallSettings, Candidate, ExtractError};
 use crate::input::Document;
-use crate::llm::{ChatResponse, Llm, LlmError, Options};
+use crate::llm::{Llm, LlmError, Options, Reply, Source};
 use crate::prompts::{ExtractVars, PromptError, Prompts, RankItem, RankVars};
 use crate::rank::{self, Takeaway};
 use crate::split::{self, Budget, Chunk};
@@ -98,19 +98,26 @@ pub struct Stats {
     pub num_ctx: u32,
     /// Chunks after splitting (and re-splitting).
     pub chunks: usize,
-    /// Model calls made (including retries after invalid answers).
+    /// Model calls made (including retries after invalid answers); answers from the cache are
+    /// not model calls.
     pub model_calls: usize,
+    /// Calls answered from the answer cache ([`crate::cache`]) instead of the model.
+    pub cache_hits: usize,
     /// Calls repeated after an invalid answer or a truncated prompt.
     pub retries: usize,
+    /// Requests repeated after a broken connection or an HTTP 5xx (of the calls that succeeded
+    /// in the end).
+    pub network_retries: usize,
     /// Candidates before merging.
     pub candidates: usize,
     /// Estimated tokens of the document body.
     pub document_tokens_estimate: usize,
-    /// Sum of Ollama `prompt_eval_count` over all calls (tokens).
+    /// Sum of Ollama `prompt_eval_count` over the model calls of this run (tokens; cached
+    /// answers add nothing).
     pub prompt_eval_count: u64,
-    /// Sum of Ollama `eval_count` (tokens).
+    /// Sum of Ollama `eval_count` (tokens), as `prompt_eval_count`.
     pub eval_count: u64,
-    /// Sum of Ollama `total_duration` (seconds).
+    /// Sum of Ollama `total_duration` (seconds): the model's time in this run.
     pub model_seconds: f64,
 }
 
@@ -224,7 +231,7 @@ pub fn budget(
 }
 
 /// The title shown in the summary: front matter or H1, else a plain-text title line, else the
-/// file name.
+/// heading the body opens with, else the file name.
 pub fn title_of(doc: &Document) -> String {
     if let Some(t) = &doc.title {
         return t.clone();
@@ -234,9 +241,29 @@ pub fn title_of(doc: &Document) -> String {
             return t;
         }
     }
+    // A Markdown body that opens with a heading (several H1s, so input did not take it as the
+    // title): that heading names the writeup better than its file name.
+    if let Some(first) = split::sections(doc).first() {
+        if first.range.start == 0 && !first.heading_path.is_empty() {
+            return first.heading_path[0].clone();
+        }
+    }
     std::path::Path::new(&doc.source)
         .file_name()
         .map_or_else(|| doc.source.clone(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The title and, for plain text, the lines of its title block, newline-separated: what a
+/// headline must not merely restate ([`crate::rank::is_off_text`]).
+pub fn names_of(doc: &Document, title: &str) -> String {
+    let mut names = title.to_string();
+    if doc.format == crate::input::BodyFormat::Text {
+        for line in split::detect_text_headings(&doc.body).title_lines {
+            names.push('\n');
+            names.push_str(&line);
+        }
+    }
+    names
 }
 
 /// Summarizes one document: the entry point of the pipeline.
@@ -332,10 +359,21 @@ pub async fn summarize(
     })
 }
 
-fn add_stats(stats: &mut Stats, responses: &[ChatResponse]) {
-    stats.model_calls += responses.len();
-    stats.retries += responses.len().saturating_sub(1);
-    for r in responses {
+fn add_stats(stats: &mut Stats, replies: &[Reply]) {
+    // A repeated call answered from the cache cost nothing this time: not a retry of this run.
+    stats.retries += replies
+        .iter()
+        .skip(1)
+        .filter(|r| r.source != Source::Cache)
+        .count();
+    for reply in replies {
+        stats.network_retries += reply.retries as usize;
+        if reply.source == Source::Cache {
+            stats.cache_hits += 1;
+            continue;
+        }
+        let r = &reply.response;
+        stats.model_calls += 1;
         stats.prompt_eval_count += r.prompt_eval_count.unwrap_or(0);
         stats.eval_count += r.eval_count.unwrap_or(0);
         stats.model_seconds += r.total_duration.unwrap_or(0) as f64 / 1e9;
@@ -365,6 +403,7 @@ async fn extract_with_resplit(
             prompts,
             call,
             title,
+            &names_of(doc, title),
             &doc.body,
             &c,
             first_ordinal + out.len(),

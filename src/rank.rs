@@ -157,9 +157,8 @@ pub fn content_tokens(text: &str) -> BTreeSet<String> {
 }
 
 /// True when two headlines say the same thing: Jaccard similarity of their content tokens of
-/// at least 0.4, or one's tokens nearly all inside the other's (overlap coefficient ≥ 0.75
-/// with two or more tokens, or all of them: "The postmortem" is "The postmortem of a six-hour
-/// outage"), or near-identical spelling (normalised Levenshtein ≥ 0.85).
+/// at least 0.4, or one's tokens (two or more) nearly all inside the other's (overlap
+/// coefficient ≥ 0.75), or near-identical spelling (normalised Levenshtein ≥ 0.85).
 pub fn same_takeaway(a: &str, b: &str) -> bool {
     let (ta, tb) = (content_tokens(a), content_tokens(b));
     if ta.is_empty() || tb.is_empty() {
@@ -169,7 +168,7 @@ pub fn same_takeaway(a: &str, b: &str) -> bool {
     let union = ta.union(&tb).count() as f64;
     let min = ta.len().min(tb.len());
     let overlap = inter / min as f64;
-    if inter / union >= 0.4 || (min >= 2 && overlap >= 0.75) || overlap >= 1.0 {
+    if inter / union >= 0.4 || (min >= 2 && overlap >= 0.75) {
         return true;
     }
     strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase()) >= 0.85
@@ -191,6 +190,23 @@ pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
         }
     }
     groups
+}
+
+/// True when a group only restates a section heading ("The talk", "The first problem"): every
+/// member has no detail, its headline is the heading of its own section, and the author does not
+/// list it among the highlights (an author's heading that is also in the intro list, like the
+/// seed writeup's, is a real takeaway).
+pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
+    group.iter().all(|c| {
+        c.detail.is_empty()
+            && c.heading_path
+                .last()
+                .is_some_and(|h| same_takeaway(h, &c.headline))
+            && !emphasis
+                .highlights
+                .iter()
+                .any(|h| same_takeaway(h, &c.headline))
+    })
 }
 
 /// Weights of [`score`]; they add up to 1.
@@ -249,6 +265,7 @@ pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
 pub fn rank(candidates: &[Candidate], emphasis: &Emphasis, top: usize) -> Vec<Takeaway> {
     let mut out: Vec<Takeaway> = merge(candidates)
         .into_iter()
+        .filter(|group| !is_bare_heading(group, emphasis))
         .map(|group| {
             let best = group
                 .iter()
@@ -352,11 +369,19 @@ pub fn is_broken(text: &str) -> bool {
     text.contains(['{', '}'])
 }
 
-/// True when a candidate's headline is not about its chunk: it restates the writeup's title,
-/// or fewer than half of its content words occur in the chunk (small models echo the prompt's
+/// True when every content word of `headline` is in `title`: it names the writeup, it says
+/// nothing about it.
+fn restates(headline: &str, title: &str) -> bool {
+    let h = content_tokens(headline);
+    !h.is_empty() && h.is_subset(&content_tokens(title))
+}
+
+/// True when a candidate's headline is not about its chunk: it restates the writeup's title
+/// (`title` may hold several lines: the title block of a plain-text writeup), or fewer than half of its content words occur in the chunk (small models echo the prompt's
 /// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
 pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
-    if same_takeaway(headline, title) || is_broken(headline) {
+    // A headline ending in a colon is a lead-in ("The three key takeaways are:"), not a point.
+    if restates(headline, title) || is_broken(headline) || headline.trim_end().ends_with(':') {
         return true;
     }
     let words = content_tokens(headline);
@@ -467,8 +492,21 @@ mod tests {
             chunk
         ));
         assert!(is_off_text("KubeCon notes", "KubeCon notes", chunk));
-        assert!(is_off_text("Platform engineering {{#x}}", "KubeCon notes", chunk));
-        assert!(same_takeaway("The postmortem", "The postmortem of a six-hour outage"));
+        assert!(is_off_text(
+            "Platform engineering {{#x}}",
+            "KubeCon notes",
+            chunk
+        ));
+        assert!(is_off_text(
+            "Trip report",
+            "Keelhaul Summit\nTrip report",
+            chunk
+        ));
+        assert!(!is_off_text(
+            "Platform engineering took centre stage",
+            "Platform",
+            chunk
+        ));
         assert!(!is_off_text(
             "Platform engineering took centre stage",
             "KubeCon notes",

@@ -127,15 +127,22 @@ impl Budget {
     }
 }
 
-/// Default chunk target in estimated tokens.
+/// Default chunk target in estimated tokens (≈ 400-450 real tokens of English prose, since the
+/// estimate is pessimistic: see [`tokens::estimate`]).
 ///
-/// Measured with the stand-in (DESIGN.md, fact 11): prefill runs at ~151 tok/s for a 1.8k-token
-/// prompt but ~91 tok/s at 7.5k, and decoding drops from 57 to 10 tok/s after a long prompt; a
-/// small model also keeps its focus better on a narrow chunk. Too small, and the fixed prompt
-/// overhead (~200 tokens a call) starts to dominate. 1,200 estimated tokens (≈ 900-1,000 real
-/// ones, since the estimate is pessimistic) keeps every call in the fast range with the template
-/// adding under 20%.
-pub const DEFAULT_TARGET_TOKENS: usize = 1200;
+/// Chosen by measurement with the stand-in (SmolLM2-135M, `num_ctx` 8192), on the seed writeup
+/// (21.8 kB, 12 headed sections):
+///
+/// | target | chunks | takeaways printed | of the author's 10 | prompt_eval_count / estimate | model time |
+/// |---|---|---|---|---|---|
+/// | 1200 | 9 | 6-7 | 3 | 0.84-1.04 | 24-108 s |
+/// | 600 | 17 | 10 | 7 | 1.04 | 106 s |
+///
+/// Long prompts cost more per token (DESIGN.md, fact 11), but a chunk of one section also gives
+/// a small model one topic to talk about: at 1,200 it answered once per chunk and merged
+/// sections away. The fixed prompt overhead (~150 tokens a call) keeps the total prompt within
+/// 1.15× the document's estimate even at 600.
+pub const DEFAULT_TARGET_TOKENS: usize = 600;
 
 /// Share of `num_ctx` kept free in [`Budget::for_context`], in percent.
 pub const SAFETY_MARGIN_PERCENT: usize = 10;
@@ -153,7 +160,7 @@ impl ChunkSizer for EstimateSizer {
 /// before the first heading, has an empty heading path).
 pub fn sections(doc: &Document) -> Vec<Section> {
     let headings = match doc.format {
-        BodyFormat::Markdown => markdown_headings(&doc.body, doc.title.as_deref()),
+        BodyFormat::Markdown => markdown_headings(&doc.body),
         BodyFormat::Text => detect_text_headings(&doc.body).headings,
     };
     sections_from_headings(&doc.body, &headings)
@@ -195,9 +202,9 @@ fn sections_from_headings(body: &str, headings: &[Heading]) -> Vec<Section> {
 }
 
 /// Markdown headings via pulldown-cmark: ATX and setext headings, plus bold-only short
-/// paragraphs used as headings (a level below the current one). A single leading H1 that is the
-/// document's title is left out, so it does not prefix every heading path.
-fn markdown_headings(body: &str, title: Option<&str>) -> Vec<Heading> {
+/// paragraphs used as headings (a level below the current one). A single leading H1 (the
+/// document's title) is left out, so it does not prefix every heading path.
+fn markdown_headings(body: &str) -> Vec<Heading> {
     let mut out: Vec<Heading> = Vec::new();
     let mut current: Option<(usize, u8, String)> = None;
     // A paragraph is a pseudo-heading when it is exactly one strong span, short.
@@ -259,12 +266,14 @@ fn markdown_headings(body: &str, title: Option<&str>) -> Vec<Heading> {
     }
     // Pseudo-headings take the level below the heading before them, which the loop above
     // computed from `out.last()` — already right. Drop a lone leading H1 that is the title.
+    // A lone H1 that comes first is the document's title in practice, even when front matter
+    // spells the title differently.
     let h1s = out.iter().filter(|h| h.level == 1).count();
-    if let Some(first) = out.first() {
-        let is_title = title.is_none_or(|t| t.trim() == first.text);
-        if first.level == 1 && h1s == 1 && is_title {
-            out.remove(0);
-        }
+    if out
+        .first()
+        .is_some_and(|first| first.level == 1 && h1s == 1)
+    {
+        out.remove(0);
     }
     out
 }
@@ -338,7 +347,11 @@ pub fn detect_text_headings(body: &str) -> TextStructure {
         // The title block may be one block of several short lines (title, subtitle, author).
         let short_lines = text.lines().all(|l| is_heading_line(l) || !has_letter(l));
         if candidate[i] || short_lines {
-            title_lines.extend(text.lines().filter(|l| has_letter(l)).map(|l| l.trim().to_string()));
+            title_lines.extend(
+                text.lines()
+                    .filter(|l| has_letter(l))
+                    .map(|l| l.trim().to_string()),
+            );
         } else {
             first_body = Some(i);
             break;
@@ -462,7 +475,11 @@ pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
         .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
         .collect();
     let target = budget.target;
-    let mut out = pack(&doc.body, pieces(&doc.body, doc.format, parts, target), budget);
+    let mut out = pack(
+        &doc.body,
+        pieces(&doc.body, doc.format, parts, target),
+        budget,
+    );
     if doc.format == BodyFormat::Markdown {
         add_table_headers(&doc.body, &mut out, budget);
     }

@@ -51,7 +51,12 @@ fn empty_stdin_says_nothing_to_summarize() {
 #[test]
 fn binary_input_is_refused_with_the_file_name() {
     takeaways()
-        .args(["summarize", "fixtures/writeups/binary.md", "--host", &closed_port_url()])
+        .args([
+            "summarize",
+            "fixtures/writeups/binary.md",
+            "--host",
+            &closed_port_url(),
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("fixtures/writeups/binary.md"))
@@ -73,7 +78,12 @@ fn missing_file_is_one_line_naming_it() {
 fn unreachable_server_names_the_url_and_ollama_serve() {
     let url = closed_port_url();
     takeaways()
-        .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--host", &url])
+        .args([
+            "summarize",
+            "fixtures/writeups/rustconf-mini.md",
+            "--host",
+            &url,
+        ])
         .assert()
         .code(3)
         .stderr(predicate::str::contains(url.trim_start_matches("http://")))
@@ -97,7 +107,10 @@ fn usage_errors_exit_2() {
         .args(["summarize", "x.md", "--format", "yaml"])
         .assert()
         .code(2);
-    takeaways().args(["summarize", "x.md", "--top", "0"]).assert().code(2);
+    takeaways()
+        .args(["summarize", "x.md", "--top", "0"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -114,7 +127,12 @@ fn help_documents_exit_codes() {
 fn replay_of_an_unrecorded_request_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     takeaways()
-        .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "smollm2:135m"])
+        .args([
+            "summarize",
+            "fixtures/writeups/rustconf-mini.md",
+            "--model",
+            "smollm2:135m",
+        ])
         .arg("--replay")
         .arg(dir.path())
         .assert()
@@ -131,7 +149,12 @@ fn prompts_export_writes_the_templates() {
         .arg(&out)
         .assert()
         .success();
-    for name in ["extract.system.j2", "extract.user.j2", "rank.system.j2", "rank.user.j2"] {
+    for name in [
+        "extract.system.j2",
+        "extract.user.j2",
+        "rank.system.j2",
+        "rank.user.j2",
+    ] {
         assert!(out.join(name).is_file(), "{name} missing");
     }
 }
@@ -139,9 +162,17 @@ fn prompts_export_writes_the_templates() {
 #[test]
 fn a_template_with_an_unknown_variable_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("extract.user.j2"), "{{ chunk }} {{ speaker }}").unwrap();
+    std::fs::write(
+        dir.path().join("extract.user.j2"),
+        "{{ chunk }} {{ speaker }}",
+    )
+    .unwrap();
     takeaways()
-        .args(["sections", "fixtures/writeups/rustconf-mini.md", "--prompts"])
+        .args([
+            "sections",
+            "fixtures/writeups/rustconf-mini.md",
+            "--prompts",
+        ])
         .arg(dir.path())
         .assert()
         .code(1)
@@ -186,14 +217,23 @@ async fn summarize_sends_model_num_ctx_schema_and_think_false() {
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
-            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args([
+                "summarize",
+                "fixtures/writeups/rustconf-mini.md",
+                "--model",
+                "tiny",
+            ])
             .args(["--host", &uri, "--no-final-pass", "--format", "json"])
             .output()
             .unwrap()
     })
     .await
     .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let requests = server.received_requests().await.unwrap();
     let chats: Vec<Value> = requests
@@ -217,7 +257,10 @@ async fn summarize_sends_model_num_ctx_schema_and_think_false() {
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["schema_version"], 1);
     assert_eq!(summary["model"], "tiny");
-    assert_eq!(summary["takeaways"][0]["headline"], "The borrow checker was not the main cost");
+    assert_eq!(
+        summary["takeaways"][0]["headline"],
+        "The borrow checker was not the main cost"
+    );
     assert!(summary["takeaways"][0]["sections"][0]["label"].is_string());
 }
 
@@ -234,7 +277,12 @@ async fn missing_model_suggests_ollama_pull() {
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
-            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "nope:1b"])
+            .args([
+                "summarize",
+                "fixtures/writeups/rustconf-mini.md",
+                "--model",
+                "nope:1b",
+            ])
             .args(["--host", &uri])
             .output()
             .unwrap()
@@ -287,7 +335,12 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
-            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args([
+                "summarize",
+                "fixtures/writeups/rustconf-mini.md",
+                "--model",
+                "tiny",
+            ])
             .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
             .output()
             .unwrap()
@@ -295,7 +348,10 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty(), "a summary was printed from truncated calls");
+    assert!(
+        output.stdout.is_empty(),
+        "a summary was printed from truncated calls"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did not fit"), "{stderr}");
     let chats = server
@@ -305,7 +361,10 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
         .iter()
         .filter(|r| r.url.path() == "/api/chat")
         .count();
-    assert!(chats > 1, "the chunk was not split and retried ({chats} calls)");
+    assert!(
+        chats > 1,
+        "the chunk was not split and retried ({chats} calls)"
+    );
 }
 
 /// A server that refuses an over-long prompt with 400, as Ollama does when `truncate: false`.
@@ -315,15 +374,21 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
     mount_model_info(&server).await;
     Mock::given(method("POST"))
         .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"error": "the input length exceeds the context length"}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "the input length exceeds the context length"})),
+        )
         .mount(&server)
         .await;
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
-            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args([
+                "summarize",
+                "fixtures/writeups/rustconf-mini.md",
+                "--model",
+                "tiny",
+            ])
             .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
             .output()
             .unwrap()
@@ -341,5 +406,8 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
         .iter()
         .filter(|r| r.url.path() == "/api/chat")
         .count();
-    assert!(chats > 1, "the chunk was not split and retried ({chats} calls)");
+    assert!(
+        chats > 1,
+        "the chunk was not split and retried ({chats} calls)"
+    );
 }

@@ -285,6 +285,7 @@ async fn ndjson_answer_is_joined_and_counters_are_kept() {
         CallStats {
             calls: 2,
             replayed: 0,
+            cache_hits: 0,
             retries: 0,
             prompt_eval_count: 80,
             eval_count: 24,

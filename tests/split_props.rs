@@ -36,7 +36,11 @@ fn check(d: &Document, budget: Budget) -> Vec<Chunk> {
             budget.max
         );
         let sent = tokens::estimate(&c.prompt_text(&d.body));
-        assert!(sent <= budget.max, "chunk {} sends {sent} estimated tokens", c.index);
+        assert!(
+            sent <= budget.max,
+            "chunk {} sends {sent} estimated tokens",
+            c.index
+        );
         assert!(c.range.start >= last_end, "chunks overlap or go backwards");
         last_end = c.range.end;
     }
@@ -81,10 +85,25 @@ proptest! {
 
 #[test]
 fn a_30000_word_paragraph_is_split_within_budget() {
-    let words = ["conference", "talk", "platform", "latency", "team", "we", "learned", "that"];
+    let words = [
+        "conference",
+        "talk",
+        "platform",
+        "latency",
+        "team",
+        "we",
+        "learned",
+        "that",
+    ];
     let body: Vec<&str> = (0..30_000).map(|i| words[i % words.len()]).collect();
     let d = doc(body.join(" "), BodyFormat::Text);
-    let chunks = check(&d, Budget { target: 1200, max: 1200 });
+    let chunks = check(
+        &d,
+        Budget {
+            target: 1200,
+            max: 1200,
+        },
+    );
     assert!(chunks.len() > 40, "{} chunks", chunks.len());
 }
 
@@ -92,7 +111,13 @@ fn a_30000_word_paragraph_is_split_within_budget() {
 fn a_run_without_spaces_falls_back_to_characters() {
     let body = format!("# Title\n\n{}\n", "x".repeat(5_000));
     let d = doc(body, BodyFormat::Markdown);
-    let chunks = check(&d, Budget { target: 300, max: 300 });
+    let chunks = check(
+        &d,
+        Budget {
+            target: 300,
+            max: 300,
+        },
+    );
     assert!(chunks.len() >= 5);
 }
 
@@ -100,7 +125,13 @@ fn a_run_without_spaces_falls_back_to_characters() {
 fn cjk_is_never_under_budget_by_estimate() {
     let body = "东京的会议非常有意思。".repeat(600);
     let d = doc(body, BodyFormat::Text);
-    check(&d, Budget { target: 500, max: 500 });
+    check(
+        &d,
+        Budget {
+            target: 500,
+            max: 500,
+        },
+    );
 }
 
 #[test]
@@ -109,23 +140,41 @@ fn a_code_fence_that_fits_is_not_cut() {
     let code: String = (0..40).map(|i| format!("let v{i} = {i};\n")).collect();
     let body = format!("## A\n\n{para}\n\n```rust\n{code}```\n\n{para}\n");
     let d = doc(body, BodyFormat::Markdown);
-    let chunks = check(&d, Budget { target: 400, max: 400 });
+    let chunks = check(
+        &d,
+        Budget {
+            target: 400,
+            max: 400,
+        },
+    );
     let holder: Vec<&Chunk> = chunks
         .iter()
         .filter(|c| c.text(&d.body).contains("let v0 ="))
         .collect();
     assert_eq!(holder.len(), 1);
-    assert!(holder[0].text(&d.body).contains("let v39 = 39;"), "the fence was cut");
+    assert!(
+        holder[0].text(&d.body).contains("let v39 = 39;"),
+        "the fence was cut"
+    );
 }
 
 #[test]
 fn a_table_cut_across_chunks_repeats_its_header() {
     let mut body = String::from("## Numbers\n\n| metric | before | after |\n|---|---|---|\n");
     for i in 0..120 {
-        body.push_str(&format!("| p{i} latency in milliseconds | {i} | {} |\n", i / 2));
+        body.push_str(&format!(
+            "| p{i} latency in milliseconds | {i} | {} |\n",
+            i / 2
+        ));
     }
     let d = doc(body, BodyFormat::Markdown);
-    let chunks = check(&d, Budget { target: 300, max: 340 });
+    let chunks = check(
+        &d,
+        Budget {
+            target: 300,
+            max: 340,
+        },
+    );
     assert!(chunks.len() >= 3);
     for c in &chunks[1..] {
         let text = c.prompt_text(&d.body);
@@ -139,7 +188,10 @@ fn a_table_cut_across_chunks_repeats_its_header() {
     // No row is cut in the middle.
     for c in &chunks {
         for line in c.text(&d.body).lines() {
-            assert!(line.starts_with('|') && line.ends_with('|') || !line.contains('|'), "{line:?}");
+            assert!(
+                line.starts_with('|') && line.ends_with('|') || !line.contains('|'),
+                "{line:?}"
+            );
         }
     }
 }
@@ -162,7 +214,10 @@ fn crlf_and_lf_give_the_identical_split() {
         &Default::default(),
     )
     .unwrap();
-    let budget = Budget { target: 1200, max: 1200 };
+    let budget = Budget {
+        target: 1200,
+        max: 1200,
+    };
     assert_eq!(split::chunks(&a, budget), split::chunks(&b, budget));
     assert_eq!(split::sections(&a), split::sections(&b));
 }

@@ -22,6 +22,10 @@
 //! 5. The answer is checked for silent truncation (fact 1; the rules are listed on
 //!    [`Llm::chat`]).
 //!
+//! With a cache directory ([`LlmConfig::cache`]) answers are also kept in the answer cache
+//! ([`crate::cache`]) and an identical later call is answered from it without touching
+//! `/api/chat` ([`Llm::chat_reply`]). Replay never uses the cache.
+//!
 //! With `--record DIR` every successful answer is also written to `DIR`; with `--replay DIR`
 //! answers come only from `DIR` and the network is never touched. Files in `DIR` (pretty JSON,
 //! written atomically via a temporary file and a rename):
@@ -34,16 +38,22 @@ mod ndjson;
 mod record;
 mod wire;
 
+pub(crate) use wire::canonical_json;
 pub use wire::{chat_body, request_key};
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt;
+use reqwest::Method;
 use serde_json::Value;
+
+use crate::cache::{self, Cache, Lookup};
 
 /// A chat message: `role` is `system`, `user` or `assistant` (Ollama's roles).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -202,6 +212,8 @@ pub struct LlmConfig {
     /// Idle timeout between bytes of an answer, and for the wait for the response head; `None`
     /// means [`DEFAULT_IDLE_TIMEOUT`] (300 s: loading a model can take minutes, DESIGN.md fact 8).
     pub idle_timeout: Option<std::time::Duration>,
+    /// Answer cache directory ([`crate::cache`]); `None`: no cache. Not used with `replay`.
+    pub cache: Option<PathBuf>,
 }
 
 /// The server used when nothing is configured: where `ollama serve` listens by default.
@@ -329,6 +341,9 @@ pub struct CallStats {
     pub calls: u64,
     /// Of [`CallStats::calls`], those answered from a recording (`--replay`).
     pub replayed: u64,
+    /// Chat calls answered from the answer cache (not counted in [`CallStats::calls`], nor in
+    /// the token and time sums: the model did no work for them).
+    pub cache_hits: u64,
     /// Retries made (an attempt after a broken connection or an HTTP 5xx), over all calls.
     pub retries: u64,
     /// Sum of `prompt_eval_count` (tokens) over the answers that carried it.
@@ -344,6 +359,7 @@ pub struct CallStats {
 struct Counters {
     calls: AtomicU64,
     replayed: AtomicU64,
+    cache_hits: AtomicU64,
     retries: AtomicU64,
     prompt_eval_count: AtomicU64,
     eval_count: AtomicU64,
@@ -375,6 +391,28 @@ pub struct PullProgress {
     pub completed: Option<u64>,
 }
 
+/// Where the answer of a chat call came from ([`Reply::source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The model answered this time.
+    Live,
+    /// The answer cache ([`crate::cache`]); no request reached `/api/chat`.
+    Cache,
+    /// A recording (`--replay`).
+    Replay,
+}
+
+/// A chat answer with how it was obtained, from [`Llm::chat_reply`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The answer.
+    pub response: ChatResponse,
+    /// Where it came from.
+    pub source: Source,
+    /// Attempts repeated after a broken connection or an HTTP 5xx for this call.
+    pub retries: u32,
+}
+
 /// The model client: live calls to Ollama, or recordings, per [`LlmConfig`].
 ///
 /// Shared by `&` across tasks (it is `Send + Sync`); counters are atomics. One reqwest client
@@ -390,6 +428,9 @@ pub struct Llm {
     max_attempts: u32,
     retry_delay: Duration,
     counters: Counters,
+    cache: Option<Cache>,
+    /// Model digests from `/api/tags` (the cache key needs them), looked up once per model.
+    digests: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Llm {
@@ -444,6 +485,8 @@ impl Llm {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             retry_delay: DEFAULT_RETRY_DELAY,
             counters: Counters::default(),
+            cache: cfg.cache.map(Cache::new),
+            digests: Mutex::new(HashMap::new()),
         })
     }
 
@@ -467,6 +510,7 @@ impl Llm {
         CallStats {
             calls: c.calls.load(Relaxed),
             replayed: c.replayed.load(Relaxed),
+            cache_hits: c.cache_hits.load(Relaxed),
             retries: c.retries.load(Relaxed),
             prompt_eval_count: c.prompt_eval_count.load(Relaxed),
             eval_count: c.eval_count.load(Relaxed),
@@ -505,28 +549,138 @@ impl Llm {
     /// before the response head (e.g. reset by the server) and HTTP 5xx. Never a 4xx, a refused
     /// connection, an idle timeout, or an answer that already started streaming.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        self.chat_reply(req).await.map(|r| r.response)
+    }
+
+    /// [`Llm::chat`], also saying where the answer came from and how many retries it took.
+    ///
+    /// With a cache ([`LlmConfig::cache`], not in replay mode): the model's digest is looked up
+    /// once per model (`/api/tags`, [`Llm::model_digest`]); an answer stored under
+    /// [`cache::entry_key`] is returned without any request to `/api/chat`
+    /// ([`Source::Cache`]; still written as a recording in record mode); otherwise the live
+    /// answer is stored after it passed the truncation check. A corrupt entry counts as missing
+    /// and is overwritten; a failed cache write is ignored. When the digest cannot be had (the
+    /// model is not listed, or `/api/tags` fails), the call goes to the model and nothing is
+    /// cached: an answer is never reused without knowing which model made it.
+    pub async fn chat_reply(&self, req: &ChatRequest) -> Result<Reply, LlmError> {
         let body = chat_body(req);
         let key = wire::key_of(&body);
-        let answer = match &self.replay {
-            Some(dir) => {
-                let answer = record::read_chat(dir, &key, &body)?;
-                self.counters.replayed.fetch_add(1, Relaxed);
-                answer
+        if let Some(dir) = &self.replay {
+            let answer = record::read_chat(dir, &key, &body)?;
+            self.counters.replayed.fetch_add(1, Relaxed);
+            self.counters.add(&answer);
+            check_truncation(req, &answer)?;
+            return Ok(Reply {
+                response: answer,
+                source: Source::Replay,
+                retries: 0,
+            });
+        }
+        let mut slot = None;
+        if let Some(cache) = &self.cache {
+            if let Some(digest) = self.digest_for_cache(&req.model).await {
+                let ckey = cache::entry_key(&req.model, &digest, &body);
+                if let Lookup::Hit(answer) = cache.get(&ckey) {
+                    if check_truncation(req, &answer).is_ok() {
+                        self.counters.cache_hits.fetch_add(1, Relaxed);
+                        if let Some(dir) = &self.record {
+                            record::write_chat(dir, &key, &body, &answer)?;
+                        }
+                        return Ok(Reply {
+                            response: answer,
+                            source: Source::Cache,
+                            retries: 0,
+                        });
+                    }
+                }
+                slot = Some((cache, ckey, digest));
             }
-            None => {
-                let url = format!("{}api/chat", self.base);
-                let resp = self
-                    .post(&url, &body, &req.model, Some(req.options.num_ctx))
-                    .await?;
-                self.read_answer(resp, &url).await?
-            }
-        };
+        }
+        let url = format!("{}api/chat", self.base);
+        let (resp, retries) = self
+            .send(
+                Method::POST,
+                &url,
+                Some(&body),
+                &req.model,
+                Some(req.options.num_ctx),
+            )
+            .await?;
+        let answer = self.read_answer(resp, &url).await?;
         self.counters.add(&answer);
         check_truncation(req, &answer)?;
-        if let (None, Some(dir)) = (&self.replay, &self.record) {
+        if let Some((cache, ckey, digest)) = slot {
+            // The cache is an optimisation: a failed write costs a model call next time, no more.
+            let _ = cache.put(&ckey, &req.model, &digest, &answer);
+        }
+        if let Some(dir) = &self.record {
             record::write_chat(dir, &key, &body, &answer)?;
         }
-        Ok(answer)
+        Ok(Reply {
+            response: answer,
+            source: Source::Live,
+            retries,
+        })
+    }
+
+    /// The digest of `model` for the cache key, looked up once per model per client; `None`
+    /// (and nothing remembered, so a later call tries again) when `/api/tags` fails.
+    async fn digest_for_cache(&self, model: &str) -> Option<String> {
+        if let Some(known) = self.lock_digests().get(model) {
+            return known.clone();
+        }
+        let digest = self.model_digest(model).await.ok()?;
+        self.lock_digests().insert(model.to_owned(), digest.clone());
+        digest
+    }
+
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
+        self.digests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The digest of `model` as `GET /api/tags` lists it (the name as given, or with `:latest`
+    /// added when it has no tag); `Ok(None)` when the model is not listed or has no digest.
+    ///
+    /// Errors: as [`Llm::chat`] for the connection and the status. Replay: `Ok(None)`.
+    pub async fn model_digest(&self, model: &str) -> Result<Option<String>, LlmError> {
+        if self.replay.is_some() {
+            return Ok(None);
+        }
+        let tags = self.get_json("api/tags", model).await?;
+        Ok(digest_in_tags(&tags, model))
+    }
+
+    /// The server's version (`GET /api/version` → `version`).
+    ///
+    /// Errors: as [`Llm::chat`]; an answer without a `version` string → [`LlmError::Stream`].
+    pub async fn version(&self) -> Result<String, LlmError> {
+        let url = format!("{}api/version", self.base);
+        let v = self.get_json("api/version", "").await?;
+        v.get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| LlmError::Stream(format!("no version in the answer of {url}: {v}")))
+    }
+
+    /// The answer cache in use, if any (none in replay mode).
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref().filter(|_| self.replay.is_none())
+    }
+
+    /// `GET <base><path>` and its JSON answer, with the retries of [`Llm::chat`].
+    async fn get_json(&self, path: &str, model: &str) -> Result<Value, LlmError> {
+        let url = format!("{}{path}", self.base);
+        let (resp, _) = self.send(Method::GET, &url, None, model, None).await?;
+        let bytes = tokio::time::timeout(self.idle, resp.bytes())
+            .await
+            .map_err(|_| self.idle_error(&url))?
+            .map_err(|e| {
+                LlmError::Stream(format!("reading the answer of {url}: {}", causes(&e)))
+            })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| LlmError::Stream(format!("unreadable answer from {url}: {e}")))
     }
 
     /// The model's maximum context in tokens: `/api/show` → `model_info["<arch>.context_length"]`
@@ -630,10 +784,28 @@ impl Llm {
         model: &str,
         num_ctx: Option<u32>,
     ) -> Result<reqwest::Response, LlmError> {
+        self.send(Method::POST, url, Some(body), model, num_ctx)
+            .await
+            .map(|(resp, _)| resp)
+    }
+
+    /// Sends a request (`body` as JSON when given) and returns the 2xx response and the number
+    /// of retries it took, retrying per [`Llm::with_retries`].
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        model: &str,
+        num_ctx: Option<u32>,
+    ) -> Result<(reqwest::Response, u32), LlmError> {
         let mut attempt = 1u32;
         loop {
-            match self.post_once(url, body, model, num_ctx).await {
-                Ok(resp) => return Ok(resp),
+            match self
+                .send_once(method.clone(), url, body, model, num_ctx)
+                .await
+            {
+                Ok(resp) => return Ok((resp, attempt - 1)),
                 Err((err, retriable)) => {
                     if !retriable || attempt >= self.max_attempts {
                         return Err(err);
@@ -650,14 +822,19 @@ impl Llm {
     }
 
     /// One attempt; the error comes with whether it may be retried.
-    async fn post_once(
+    async fn send_once(
         &self,
+        method: Method,
         url: &str,
-        body: &Value,
+        body: Option<&Value>,
         model: &str,
         num_ctx: Option<u32>,
     ) -> Result<reqwest::Response, (LlmError, bool)> {
-        let send = self.client.post(url).json(body).send();
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let send = request.send();
         let resp = match tokio::time::timeout(self.idle, send).await {
             Err(_) => return Err((self.idle_error(url), false)),
             Ok(Err(e)) if e.is_connect() || e.is_builder() => {
@@ -828,6 +1005,25 @@ fn error_text(body: &str) -> (String, bool) {
         Some(msg) => (msg, true),
         None => (ndjson::shorten(body.trim(), 500), false),
     }
+}
+
+/// The `digest` of `model` in an `/api/tags` answer (`{"models": [{"name", "model", "digest"}]}`),
+/// matching `name` or `model` exactly, or with `:latest` added to a name without a tag.
+fn digest_in_tags(tags: &Value, model: &str) -> Option<String> {
+    let latest = format!("{model}:latest");
+    let matches = |n: &str| n == model || (!model.contains(':') && n == latest);
+    tags.get("models")?
+        .as_array()?
+        .iter()
+        .find(|m| {
+            ["name", "model"]
+                .iter()
+                .any(|k| m.get(*k).and_then(Value::as_str).is_some_and(matches))
+        })?
+        .get("digest")?
+        .as_str()
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
 }
 
 /// `<arch>.context_length` from `/api/show`'s `model_info` (saturated to `u32`).

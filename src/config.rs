@@ -1,0 +1,544 @@
+//! Defaults from a config file, and the one place where flags, environment, config file and
+//! built-in defaults are combined.
+//!
+//! The file is TOML, `config.toml` in the platform config directory
+//! (`directories::ProjectDirs::from("", "", "takeaways").config_dir()`, e.g.
+//! `~/.config/takeaways/config.toml` on Linux), or the file named by `$TAKEAWAYS_CONFIG`. Every
+//! key is optional; unknown keys are errors (a typo should not be ignored silently):
+//!
+//! ```toml
+//! model = "llama3.2:3b"
+//! host = "http://127.0.0.1:11434"
+//! top = 10
+//! num_ctx = 8192
+//! prompts = "prompts"          # relative to the config file's directory
+//! ```
+//!
+//! Order, for each value: command-line flag > environment variable > config file > default.
+//! The environment variables are `TAKEAWAYS_MODEL`, `OLLAMA_HOST`, `TAKEAWAYS_TOP`,
+//! `TAKEAWAYS_NUM_CTX`, `TAKEAWAYS_PROMPTS`; an empty variable counts as unset. clap's
+//! `default_value`/`env` are not used for these flags, because they would hide where a value came
+//! from: [`resolve`] does it and keeps the [`Origin`] of every value for `takeaways doctor`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the config file (overrides the platform path).
+pub const CONFIG_ENV: &str = "TAKEAWAYS_CONFIG";
+/// Environment variable for the model.
+pub const ENV_MODEL: &str = "TAKEAWAYS_MODEL";
+/// Environment variable for the server (Ollama's own, DESIGN.md fact 7).
+pub const ENV_HOST: &str = "OLLAMA_HOST";
+/// Environment variable for the number of takeaways.
+pub const ENV_TOP: &str = "TAKEAWAYS_TOP";
+/// Environment variable for `num_ctx`.
+pub const ENV_NUM_CTX: &str = "TAKEAWAYS_NUM_CTX";
+/// Environment variable for the prompt templates directory.
+pub const ENV_PROMPTS: &str = "TAKEAWAYS_PROMPTS";
+
+/// The model used when nothing else names one.
+pub const DEFAULT_MODEL: &str = crate::cli::DEFAULT_MODEL;
+/// The server used when nothing else names one (where `ollama serve` listens).
+pub const DEFAULT_HOST: &str = "http://127.0.0.1:11434";
+/// How many takeaways are printed by default.
+pub const DEFAULT_TOP: u16 = 10;
+/// Allowed `top` values.
+pub const TOP_RANGE: std::ops::RangeInclusive<u16> = 1..=100;
+/// Allowed `num_ctx` values.
+pub const NUM_CTX_RANGE: std::ops::RangeInclusive<u32> = 512..=1_048_576;
+
+/// The keys of `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Ollama model name.
+    pub model: Option<String>,
+    /// Ollama server, URL or host:port.
+    pub host: Option<String>,
+    /// How many takeaways to print.
+    pub top: Option<u16>,
+    /// Context window for every call.
+    pub num_ctx: Option<u32>,
+    /// Prompt templates directory; relative paths are relative to the config file's directory.
+    pub prompts: Option<PathBuf>,
+}
+
+/// Where the config file path comes from. Either way a missing file means "no config file"
+/// (`takeaways doctor` shows the path it looked at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathOrigin {
+    /// `$TAKEAWAYS_CONFIG`.
+    Env,
+    /// The platform config directory.
+    Platform,
+}
+
+/// The config file as found: its path (if one is known) and its contents (if it exists).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The path looked at, and where it came from; `None` without a home directory.
+    pub path: Option<(PathBuf, PathOrigin)>,
+    /// The parsed file; `None` when it does not exist.
+    pub file: Option<ConfigFile>,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag (its name, e.g. `--model`).
+    Flag(&'static str),
+    /// An environment variable (its name).
+    Env(&'static str),
+    /// The config file.
+    Config(PathBuf),
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag(name) => write!(f, "from {name}"),
+            Origin::Env(name) => write!(f, "from ${name}"),
+            Origin::Config(path) => write!(f, "from {}", path.display()),
+            Origin::Default => write!(f, "default"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting<T> {
+    /// The value.
+    pub value: T,
+    /// Its origin.
+    pub origin: Origin,
+}
+
+/// The values given on the command line (`None`: flag not given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--top`.
+    pub top: Option<u16>,
+    /// `--num-ctx`.
+    pub num_ctx: Option<u32>,
+    /// `--prompts`.
+    pub prompts: Option<PathBuf>,
+}
+
+/// The combined values of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Ollama model name.
+    pub model: Setting<String>,
+    /// Ollama server as given (normalised later by [`crate::llm::normalize_host`]).
+    pub host: Setting<String>,
+    /// How many takeaways to print.
+    pub top: Setting<u16>,
+    /// `num_ctx`; `None`: from the model (`/api/show`), see [`crate::pipeline::resolve_num_ctx`].
+    pub num_ctx: Setting<Option<u32>>,
+    /// Prompt templates directory; `None`: the built-in templates.
+    pub prompts: Setting<Option<PathBuf>>,
+}
+
+/// A config file or environment value that cannot be used. One line, naming the file or
+/// variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("config file {}: cannot read it: {detail}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        detail: String,
+    },
+    /// The file is not valid TOML for [`ConfigFile`], or a value is out of range.
+    #[error("config file {}: {}{detail}; fix it or move it away", path.display(), line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An environment variable has a value that cannot be used.
+    #[error("${var}={value:?}: {expected}")]
+    BadEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is expected.
+        expected: String,
+    },
+}
+
+/// The config file path: `$TAKEAWAYS_CONFIG` when set and not empty, else `config.toml` in the
+/// platform config directory; `None` when neither is known.
+pub fn config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathOrigin)> {
+    if let Some(p) = env(CONFIG_ENV) {
+        return Some((PathBuf::from(p), PathOrigin::Env));
+    }
+    directories::ProjectDirs::from("", "", "takeaways")
+        .map(|d| (d.config_dir().join("config.toml"), PathOrigin::Platform))
+}
+
+/// A variable of the process environment; empty counts as unset.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Finds and reads the config file (see [`config_path`]).
+///
+/// Errors: [`ConfigError`]; a missing file is not an error.
+pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigError> {
+    let Some((path, origin)) = config_path(env) else {
+        return Ok(Loaded::default());
+    };
+    let file = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(parse(&path, &text)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ConfigError::Unreadable {
+                path,
+                detail: e.to_string(),
+            })
+        }
+    };
+    Ok(Loaded {
+        path: Some((path, origin)),
+        file,
+    })
+}
+
+/// Parses and checks the text of a config file; `path` is for messages and for relative
+/// `prompts` paths.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    let malformed = |line: Option<usize>, detail: String| ConfigError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        detail,
+    };
+    let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        malformed(line, e.message().trim().replace('\n', " "))
+    })?;
+    if let Some(top) = file.top {
+        if !TOP_RANGE.contains(&top) {
+            return Err(malformed(
+                None,
+                format!("top = {top}: expected 1 to {}", TOP_RANGE.end()),
+            ));
+        }
+    }
+    if let Some(n) = file.num_ctx {
+        if !NUM_CTX_RANGE.contains(&n) {
+            return Err(malformed(
+                None,
+                format!(
+                    "num_ctx = {n}: expected {} to {}",
+                    NUM_CTX_RANGE.start(),
+                    NUM_CTX_RANGE.end()
+                ),
+            ));
+        }
+    }
+    for (key, value) in [("model", &file.model), ("host", &file.host)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(malformed(None, format!("{key} is empty")));
+        }
+    }
+    if let Some(p) = &file.prompts {
+        if p.is_relative() {
+            let base = path.parent().unwrap_or(Path::new(""));
+            file.prompts = Some(base.join(p));
+        }
+    }
+    Ok(file)
+}
+
+/// Combines flags, environment (read through `env`) and the config file into the values of a
+/// run: flag > environment > config file > default, for each value separately.
+///
+/// Errors: an environment value that is not a number in range ([`ConfigError::BadEnv`]).
+pub fn resolve(
+    flags: &Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+    config: &Loaded,
+) -> Result<Resolved, ConfigError> {
+    let file = config.file.clone().unwrap_or_default();
+    let config_path = config
+        .path
+        .as_ref()
+        .map(|(p, _)| p.clone())
+        .unwrap_or_default();
+    let from_config = || Origin::Config(config_path.clone());
+
+    fn pick<T>(
+        flag: Option<T>,
+        flag_name: &'static str,
+        env: Option<(T, &'static str)>,
+        config: Option<T>,
+        config_origin: Origin,
+        default: T,
+    ) -> Setting<T> {
+        if let Some(value) = flag {
+            return Setting {
+                value,
+                origin: Origin::Flag(flag_name),
+            };
+        }
+        if let Some((value, var)) = env {
+            return Setting {
+                value,
+                origin: Origin::Env(var),
+            };
+        }
+        if let Some(value) = config {
+            return Setting {
+                value,
+                origin: config_origin,
+            };
+        }
+        Setting {
+            value: default,
+            origin: Origin::Default,
+        }
+    }
+
+    let env_str = |var: &'static str| env(var).map(|v| (v, var));
+    let env_num =
+        |var: &'static str, lo: u64, hi: u64| -> Result<Option<(u64, &'static str)>, ConfigError> {
+            let Some(raw) = env(var) else { return Ok(None) };
+            match raw.trim().parse::<u64>() {
+                Ok(n) if (lo..=hi).contains(&n) => Ok(Some((n, var))),
+                _ => Err(ConfigError::BadEnv {
+                    var,
+                    value: raw,
+                    expected: format!("expected a whole number from {lo} to {hi}"),
+                }),
+            }
+        };
+
+    let top_env = env_num(
+        ENV_TOP,
+        u64::from(*TOP_RANGE.start()),
+        u64::from(*TOP_RANGE.end()),
+    )?
+    .map(|(n, v)| (n as u16, v));
+    let ctx_env = env_num(
+        ENV_NUM_CTX,
+        u64::from(*NUM_CTX_RANGE.start()),
+        u64::from(*NUM_CTX_RANGE.end()),
+    )?
+    .map(|(n, v)| (Some(n as u32), v));
+
+    Ok(Resolved {
+        model: pick(
+            flags.model.clone(),
+            "--model",
+            env_str(ENV_MODEL),
+            file.model,
+            from_config(),
+            DEFAULT_MODEL.to_owned(),
+        ),
+        host: pick(
+            flags.host.clone(),
+            "--host",
+            env_str(ENV_HOST),
+            file.host,
+            from_config(),
+            DEFAULT_HOST.to_owned(),
+        ),
+        top: pick(
+            flags.top,
+            "--top",
+            top_env,
+            file.top,
+            from_config(),
+            DEFAULT_TOP,
+        ),
+        num_ctx: pick(
+            flags.num_ctx.map(Some),
+            "--num-ctx",
+            ctx_env,
+            file.num_ctx.map(Some),
+            from_config(),
+            None,
+        ),
+        prompts: pick(
+            flags.prompts.clone().map(Some),
+            "--prompts",
+            env_str(ENV_PROMPTS).map(|(v, var)| (Some(PathBuf::from(v)), var)),
+            file.prompts.map(Some),
+            from_config(),
+            None,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn loaded(text: &str) -> Loaded {
+        let path = PathBuf::from("/etc/tk/config.toml");
+        Loaded {
+            file: Some(parse(&path, text).unwrap()),
+            path: Some((path, PathOrigin::Platform)),
+        }
+    }
+
+    #[test]
+    fn precedence_is_flag_then_env_then_config_then_default() {
+        let config = loaded(
+            "model = \"cfg-model\"\nhost = \"cfg-host:1\"\ntop = 3\nnum_ctx = 4096\nprompts = \"p\"\n",
+        );
+        let cfg = Origin::Config(PathBuf::from("/etc/tk/config.toml"));
+        let env = env_of(&[
+            (ENV_MODEL, "env-model"),
+            (ENV_TOP, "4"),
+            (ENV_PROMPTS, "/env/prompts"),
+        ]);
+        let flags = Flags {
+            model: Some("flag-model".into()),
+            ..Flags::default()
+        };
+        let r = resolve(&flags, &env, &config).unwrap();
+        // flag beats env and config
+        assert_eq!(r.model.value, "flag-model");
+        assert_eq!(r.model.origin, Origin::Flag("--model"));
+        // env beats config
+        assert_eq!((r.top.value, &r.top.origin), (4, &Origin::Env(ENV_TOP)));
+        assert_eq!(r.prompts.value.as_deref(), Some(Path::new("/env/prompts")));
+        // config beats default; relative paths are relative to the file
+        assert_eq!(
+            (r.host.value.as_str(), &r.host.origin),
+            ("cfg-host:1", &cfg)
+        );
+        assert_eq!((r.num_ctx.value, &r.num_ctx.origin), (Some(4096), &cfg));
+
+        // Without the config file: defaults.
+        let r = resolve(&Flags::default(), &env_of(&[]), &Loaded::default()).unwrap();
+        assert_eq!(r.model.value, DEFAULT_MODEL);
+        assert_eq!(r.host.value, DEFAULT_HOST);
+        assert_eq!(r.top.value, DEFAULT_TOP);
+        assert_eq!(r.num_ctx.value, None);
+        assert_eq!(r.prompts.value, None);
+        for origin in [
+            &r.model.origin,
+            &r.host.origin,
+            &r.top.origin,
+            &r.num_ctx.origin,
+            &r.prompts.origin,
+        ] {
+            assert_eq!(origin, &Origin::Default);
+        }
+
+        // Config only: relative prompts resolved against the file's directory.
+        let r = resolve(&Flags::default(), &env_of(&[]), &config).unwrap();
+        assert_eq!(r.prompts.value.as_deref(), Some(Path::new("/etc/tk/p")));
+        assert_eq!(r.model.origin, cfg);
+
+        // Every flag beats everything.
+        let flags = Flags {
+            model: Some("m".into()),
+            host: Some("h".into()),
+            top: Some(7),
+            num_ctx: Some(1024),
+            prompts: Some("fp".into()),
+        };
+        let env = env_of(&[
+            (ENV_MODEL, "e"),
+            (ENV_HOST, "e"),
+            (ENV_TOP, "8"),
+            (ENV_NUM_CTX, "2048"),
+            (ENV_PROMPTS, "ep"),
+        ]);
+        let r = resolve(&flags, &env, &config).unwrap();
+        assert_eq!(r.host.origin, Origin::Flag("--host"));
+        assert_eq!(r.top.value, 7);
+        assert_eq!(r.num_ctx.value, Some(1024));
+        assert_eq!(r.prompts.value.as_deref(), Some(Path::new("fp")));
+        // And env beats config for num_ctx and host.
+        let r = resolve(&Flags::default(), &env, &config).unwrap();
+        assert_eq!((r.num_ctx.value, r.host.value.as_str()), (Some(2048), "e"));
+    }
+
+    #[test]
+    fn bad_env_numbers_are_errors_naming_the_variable() {
+        let err = resolve(
+            &Flags::default(),
+            &env_of(&[(ENV_TOP, "lots")]),
+            &Loaded::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "$TAKEAWAYS_TOP=\"lots\": expected a whole number from 1 to 100"
+        );
+        assert!(resolve(
+            &Flags::default(),
+            &env_of(&[(ENV_NUM_CTX, "100")]),
+            &Loaded::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn malformed_files_give_one_line_naming_the_file_and_line() {
+        let path = Path::new("/home/u/.config/takeaways/config.toml");
+        let err = parse(path, "model = \"a\"\ntop = \"ten\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("config file /home/u/.config/takeaways/config.toml: line 2: "),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
+        let err = parse(path, "modle = \"a\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("modle"), "{err}");
+        let err = parse(path, "top = 0\n").unwrap_err().to_string();
+        assert!(err.contains("top = 0: expected 1 to 100"), "{err}");
+        let err = parse(path, "model = [").unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn file_named_by_env_is_read_and_a_missing_one_is_no_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let missing_s = missing.to_string_lossy().into_owned();
+        let env = env_of(&[(CONFIG_ENV, &missing_s)]);
+        assert_eq!(
+            load(&env).unwrap(),
+            Loaded {
+                path: Some((missing, PathOrigin::Env)),
+                file: None
+            }
+        );
+
+        let present = dir.path().join("c.toml");
+        std::fs::write(&present, "top = 5\n").unwrap();
+        let present_s = present.to_string_lossy().into_owned();
+        let l = load(&env_of(&[(CONFIG_ENV, &present_s)])).unwrap();
+        assert_eq!(l.file.unwrap().top, Some(5));
+        assert_eq!(l.path, Some((present, PathOrigin::Env)));
+    }
+}

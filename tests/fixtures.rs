@@ -1,0 +1,198 @@
+//! Snapshot tests over our own fixture writeups (`fixtures/writeups/`) and the model exchanges
+//! recorded from a real model (`fixtures/recordings/`, made with `--record`): the section split,
+//! the rendered prompts, and the final Markdown and JSON from `--replay`. No model is needed.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use takeaways::cli::sections_report;
+use takeaways::input;
+use takeaways::pipeline::{self, Settings};
+use takeaways::prompts::{ExtractVars, Prompts, RankItem, RankVars};
+use takeaways::split;
+
+/// Fixtures whose split is snapshotted.
+const WRITEUPS: &[&str] = &[
+    "devconf-markdown.md",
+    "platform-summit-plain.txt",
+    "datastore-days-long.md",
+    "rustconf-mini.md",
+    "ops-meetup.html",
+    "cloud-expo-crlf.txt",
+    "meetup-cp1252.md",
+];
+
+/// Fixtures with recordings in `fixtures/recordings/<stem>/`.
+const RECORDED: &[&str] = &[
+    "devconf-markdown.md",
+    "platform-summit-plain.txt",
+    "datastore-days-long.md",
+    "ops-meetup.html",
+];
+
+fn settings() -> Settings {
+    Settings {
+        model: "smollm2:135m".into(),
+        num_ctx: Some(8192),
+        num_predict: pipeline::DEFAULT_NUM_PREDICT,
+        temperature: 0.0,
+        seed: None,
+        repeat_penalty: pipeline::DEFAULT_REPEAT_PENALTY,
+        top: 10,
+        target_tokens: split::DEFAULT_TARGET_TOKENS,
+        final_pass: true,
+        keep_going: false,
+        date: "2025-11-29".into(),
+    }
+}
+
+fn read(name: &str) -> input::Document {
+    input::read_path(&Path::new("fixtures/writeups").join(name)).unwrap()
+}
+
+#[test]
+fn split_of_every_fixture() {
+    let prompts = Prompts::new(None).unwrap();
+    for name in WRITEUPS {
+        let doc = read(name);
+        let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
+        insta::assert_snapshot!(
+            format!("split__{name}"),
+            sections_report(&doc, budget, 8192)
+        );
+    }
+}
+
+#[test]
+fn plain_text_headings_skip_captions_closing_lines_and_signature() {
+    let doc = read("platform-summit-plain.txt");
+    let labels: Vec<String> = split::sections(&doc).iter().map(|s| s.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "(intro)",
+            "Opening keynote",
+            "Golden paths and escape hatches",
+            "Measuring developer experience",
+            "Internal developer portals after the hype",
+            "Cost visibility for teams",
+            "Lightning talks were the highlight!",
+            "What I am taking back",
+        ]
+    );
+    assert_eq!(
+        pipeline::title_of(&doc),
+        "Keelhaul Platform Summit 2025, Rotterdam"
+    );
+}
+
+#[test]
+fn long_section_is_split_within_budget() {
+    let doc = read("datastore-days-long.md");
+    let prompts = Prompts::new(None).unwrap();
+    let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
+    let chunks = split::chunks(&doc, budget);
+    let deep: Vec<_> = chunks
+        .iter()
+        .filter(|c| {
+            c.parts.iter().any(|p| {
+                p.heading_path
+                    .last()
+                    .is_some_and(|h| h.starts_with("Deep dive"))
+            })
+        })
+        .collect();
+    assert!(
+        deep.len() >= 3,
+        "the long section spans {} chunks",
+        deep.len()
+    );
+    for c in &chunks {
+        assert!(
+            c.est_tokens <= budget.target,
+            "{} > {}",
+            c.est_tokens,
+            budget.target
+        );
+    }
+}
+
+#[test]
+fn rendered_prompts() {
+    let prompts = Prompts::new(None).unwrap();
+    let doc = read("rustconf-mini.md");
+    let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
+    let chunks = split::chunks(&doc, budget);
+    let vars = ExtractVars {
+        title: &pipeline::title_of(&doc),
+        sections: takeaways::extract::section_labels(&chunks[0]),
+        chunk: chunks[0].text(&doc.body),
+        max_takeaways: takeaways::extract::MAX_TAKEAWAYS_PER_CHUNK,
+    };
+    let messages = prompts.extract_messages(&vars).unwrap();
+    insta::assert_yaml_snapshot!("prompt__extract", messages);
+    let rank = RankVars {
+        title: "Ferrous Harbour 2025",
+        candidates: vec![
+            RankItem {
+                id: 1,
+                headline: "FFI boundaries cost more than the borrow checker".into(),
+                detail: "Most of the effort went into wrapping the vendor SDK.".into(),
+            },
+            RankItem {
+                id: 2,
+                headline: "Avoid clever generics in driver code".into(),
+                detail: "Compile times grew from 40 s to 6 min.".into(),
+            },
+        ],
+    };
+    insta::assert_yaml_snapshot!("prompt__rank", prompts.rank_messages(&rank).unwrap());
+}
+
+fn replay(name: &str, format: &str) -> String {
+    let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
+    let out = Command::cargo_bin("takeaways")
+        .unwrap()
+        .env("SOURCE_DATE_EPOCH", "1764374400")
+        .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml")
+        .env_remove("OLLAMA_HOST")
+        .env_remove("TAKEAWAYS_MODEL")
+        .args(["summarize", &format!("fixtures/writeups/{name}")])
+        .args(["--model", "smollm2:135m", "--format", format, "-q"])
+        .args(["--replay", &format!("fixtures/recordings/{stem}")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn replayed_markdown_summaries() {
+    for name in RECORDED {
+        insta::assert_snapshot!(format!("summary_md__{name}"), replay(name, "markdown"));
+    }
+}
+
+#[test]
+fn replayed_json_summaries() {
+    for name in RECORDED {
+        let json: serde_json::Value = serde_json::from_str(&replay(name, "json")).unwrap();
+        insta::assert_json_snapshot!(format!("summary_json__{name}"), json);
+    }
+}
+
+#[test]
+fn every_takeaway_names_its_sections() {
+    for name in RECORDED {
+        let json: serde_json::Value = serde_json::from_str(&replay(name, "json")).unwrap();
+        let takeaways = json["takeaways"].as_array().unwrap();
+        assert!(!takeaways.is_empty(), "{name}");
+        for t in takeaways {
+            assert!(!t["sections"].as_array().unwrap().is_empty(), "{name}: {t}");
+        }
+    }
+}
