@@ -256,17 +256,18 @@ pub async fn extract_chunk(
         max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
     };
     let messages = prompts.extract_messages(&vars)?;
-    // The prompt's own lines, without the chunk: a headline that repeats one of them is an echo
-    // of the instructions ("The point in at most 12 words"), not a takeaway.
-    let instructions: Vec<String> = messages
+    // The prompt's own lines, rendered without the writeup's title, sections and text: a
+    // headline that repeats one of them echoes the instructions ("The point in at most 12
+    // words"); it is not a takeaway.
+    let instructions: Vec<String> = prompts
+        .extract_messages(&ExtractVars {
+            title: "",
+            sections: Vec::new(),
+            chunk: "",
+            max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
+        })?
         .iter()
-        .flat_map(|m| {
-            m.content
-                .replace(prompt_text.as_ref(), "")
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|m| m.content.lines().map(str::to_string).collect::<Vec<_>>())
         .filter(|l| !l.trim().is_empty())
         .collect();
     let (answer, responses) =

@@ -369,11 +369,12 @@ pub fn is_broken(text: &str) -> bool {
     text.contains(['{', '}'])
 }
 
-/// True when every content word of `headline` is in `title`: it names the writeup, it says
-/// nothing about it.
+/// True when at least 80% of the content words of `headline` are in `title`: it names the
+/// writeup, it says nothing about it ("The key takeaways from KubeCon EU2024 Paris").
 fn restates(headline: &str, title: &str) -> bool {
     let h = content_tokens(headline);
-    !h.is_empty() && h.is_subset(&content_tokens(title))
+    let t = content_tokens(title);
+    !h.is_empty() && h.intersection(&t).count() * 5 >= h.len() * 4
 }
 
 /// True when a candidate's headline is not about its chunk: it restates the writeup's title
