@@ -138,9 +138,15 @@ pub enum PipelineError {
         /// What failed.
         error: ExtractError,
     },
-    /// Nothing could be extracted.
-    #[error("{0}: the model gave no takeaways for any section (try another --model, or --keep-going to see which sections fail)")]
-    NoTakeaways(String),
+    /// Nothing is left to print: the model's answers were empty, or every candidate was dropped
+    /// as off-text (an echo of the prompt, a restatement of the title or of a bare heading).
+    #[error("no takeaways left from {chunks} chunks: the model answered {candidates} usable candidates, and none survived the checks that drop echoes of the prompt and restated titles or headings; a larger --model usually helps (`--format json` shows the stats)")]
+    NoTakeaways {
+        /// Chunks processed.
+        chunks: usize,
+        /// Candidates that came out of the map step.
+        candidates: usize,
+    },
 }
 
 impl PipelineError {
@@ -329,12 +335,16 @@ pub async fn summarize(
         }
     }
     stats.candidates = candidates.len();
-    if candidates.is_empty() {
-        return Err(PipelineError::NoTakeaways(doc.source.clone()));
-    }
     let sections = split::sections(doc);
     let emphasis = rank::emphasis(&doc.body, &sections);
     let mut takeaways = rank::rank(&candidates, &emphasis, settings.top);
+    if takeaways.is_empty() {
+        // Never print a summary with no takeaways: say what filtered everything out.
+        return Err(PipelineError::NoTakeaways {
+            chunks: stats.chunks,
+            candidates: candidates.len(),
+        });
+    }
     let mut notes = Vec::new();
     if settings.final_pass && takeaways.len() > 1 {
         progress.final_pass();

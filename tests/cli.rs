@@ -411,3 +411,34 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
         "the chunk was not split and retried ({chats} calls)"
     );
 }
+
+/// When every candidate is dropped (here: each restates the writeup's title), the tool prints no
+/// empty summary; it says what filtered everything out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_left_after_the_checks_is_an_error_that_says_why() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    let answer = json!({"takeaways": [{"headline": "Ferrous Harbour 2025 Lifetimes in the Wild",
+        "detail": "A talk at Ferrous Harbour.", "importance": 5, "quote": ""}]})
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(ndjson_answer(&answer)))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args(["--host", &uri, "--no-cache", "--no-final-pass"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no takeaways left"), "{stderr}");
+    assert!(stderr.contains("--model"), "{stderr}");
+}
