@@ -313,27 +313,12 @@ async fn mount_model_info(server: &MockServer) {
         .await;
 }
 
-/// A server that reports every prompt as far shorter than it was (Ollama's sign of a silent cut:
-/// DESIGN.md fact 1). The tool must split the chunk smaller, retry, and in the end fail without
-/// printing a summary.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
-    let server = MockServer::start().await;
-    mount_model_info(&server).await;
-    let answer = json!({"takeaways": [{"headline": "The borrow checker was not the main cost",
-        "detail": "Most fights with it were in the first six weeks.", "importance": 4,
-        "quote": "borrow checker was NOT the main cost"}]})
-    .to_string();
-    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
-    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
-        "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 40});
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
-        .mount(&server)
-        .await;
+/// Runs `takeaways summarize` on the small fixture against `server` with model `tiny` and the
+/// extra flags, from a blocking thread (the mock server lives on this test's runtime).
+async fn summarize_against(server: &MockServer, extra: &[&str]) -> std::process::Output {
     let uri = server.uri();
-    let output = tokio::task::spawn_blocking(move || {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
         takeaways()
             .args([
                 "summarize",
@@ -341,12 +326,17 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
                 "--model",
                 "tiny",
             ])
-            .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
+            .args(["--host", &uri, "--no-cache"])
+            .args(&extra)
             .output()
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Asserts a run failed from the context-window guard after splitting and retrying.
+async fn assert_cut_detected(server: &MockServer, output: &std::process::Output) {
     assert_eq!(output.status.code(), Some(1));
     assert!(
         output.stdout.is_empty(),
@@ -367,6 +357,29 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
     );
 }
 
+/// A server that reports every prompt as far shorter than it was (Ollama's sign of a silent cut:
+/// DESIGN.md fact 1). The tool must split the chunk smaller, retry, and in the end fail without
+/// printing a summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    let answer = json!({"takeaways": [{"headline": "The borrow checker was not the main cost",
+        "detail": "Most fights with it were in the first six weeks.", "importance": 4,
+        "quote": "borrow checker was NOT the main cost"}]})
+    .to_string();
+    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
+    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
+        "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 40});
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .mount(&server)
+        .await;
+    let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
+    assert_cut_detected(&server, &output).await;
+}
+
 /// A server that refuses an over-long prompt with 400, as Ollama does when `truncate: false`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
@@ -380,36 +393,8 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
         )
         .mount(&server)
         .await;
-    let uri = server.uri();
-    let output = tokio::task::spawn_blocking(move || {
-        takeaways()
-            .args([
-                "summarize",
-                "fixtures/writeups/rustconf-mini.md",
-                "--model",
-                "tiny",
-            ])
-            .args(["--host", &uri, "--num-ctx", "4096", "--no-cache"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("did not fit"), "{stderr}");
-    let chats = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/api/chat")
-        .count();
-    assert!(
-        chats > 1,
-        "the chunk was not split and retried ({chats} calls)"
-    );
+    let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
+    assert_cut_detected(&server, &output).await;
 }
 
 /// When every candidate is dropped (here: each restates the writeup's title), the tool prints no
@@ -429,7 +414,12 @@ async fn nothing_left_after_the_checks_is_an_error_that_says_why() {
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
-            .args(["summarize", "fixtures/writeups/rustconf-mini.md", "--model", "tiny"])
+            .args([
+                "summarize",
+                "fixtures/writeups/rustconf-mini.md",
+                "--model",
+                "tiny",
+            ])
             .args(["--host", &uri, "--no-cache", "--no-final-pass"])
             .output()
             .unwrap()
