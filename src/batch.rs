@@ -535,9 +535,10 @@ fn load_manifest(path: &Path, warnings: &mut Vec<String>) -> Manifest {
     }
 }
 
-/// The part of the resume key shared by all files of a run: tool version, model and options,
-/// output format, input options, and the prompt templates rendered with fixed probe values (so an
-/// edited template in `--prompts DIR` counts as a change).
+/// The part of the resume key shared by all files of a run: tool version, model and options
+/// (every [`Settings`] field but the date), output format, input options, the source of every
+/// prompt template in use, and the extract and rank prompts rendered with fixed probe values (so
+/// an edited template in `--prompts DIR` counts as a change).
 pub fn run_key(
     settings: &Settings,
     prompts: &Prompts,
@@ -561,21 +562,28 @@ pub fn run_key(
     let probe = |m: Vec<crate::llm::Message>| -> Vec<(String, String)> {
         m.into_iter().map(|m| (m.role, m.content)).collect()
     };
+    // The source of every template in use (built in, or from the override directory).
+    let templates: Vec<(&str, String)> = crate::prompts::DEFAULTS
+        .iter()
+        .map(|(name, text)| {
+            let over = prompts
+                .dir()
+                .map(|d| d.join(name))
+                .and_then(|p| std::fs::read_to_string(p).ok());
+            (*name, over.unwrap_or_else(|| (*text).to_string()))
+        })
+        .collect();
+    // Every setting but the date, by its Debug form: a field added to Settings later is part of
+    // the key without anyone having to remember it here.
+    let mut settings = settings.clone();
+    settings.date = String::new();
     let value = serde_json::json!({
         "tool": env!("CARGO_PKG_VERSION"),
-        "model": settings.model,
-        "num_ctx": settings.num_ctx,
-        "num_predict": settings.num_predict,
-        "temperature": settings.temperature,
-        "seed": settings.seed,
-        "repeat_penalty": settings.repeat_penalty,
-        "top": settings.top,
-        "target_tokens": settings.target_tokens,
-        "final_pass": settings.final_pass,
-        "keep_going": settings.keep_going,
+        "settings": format!("{settings:?}"),
         "format": extension(format),
         "encoding": input_options.encoding,
         "input_format": input_options.input_format.map(|f| f.name()),
+        "templates": templates,
         "extract_prompt": probe(extract),
         "rank_prompt": probe(rank),
         "extract_schema": crate::extract::schema_of::<crate::extract::ExtractAnswer>(),
@@ -1020,23 +1028,67 @@ pub struct Recurring {
     pub mentions: Vec<(usize, usize)>,
 }
 
-/// Groups the takeaways of all reports by [`rank::same_takeaway`] on headlines (each joins the
-/// first group with a similar member, in report order then rank order, as [`rank::merge`] does
-/// within one report) and keeps the groups that at least [`MIN_SUPPORT`] distinct reports
-/// support. Ordered by the number of reports, then by the sum of the takeaway's rank in them
-/// (higher in the reports first), then by first appearance.
+/// A headline as the digest compares and shows it: HTML tags removed (small models copy `<h1>`,
+/// `<em>` and the start of `<img src=` from converted pages), an unclosed tag at the end dropped,
+/// white space collapsed.
+pub fn clean_headline(headline: &str) -> String {
+    let mut out = String::with_capacity(headline.len());
+    let mut rest = headline;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let looks_like_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match after.find('>') {
+            Some(close) if looks_like_tag => rest = &after[close + 1..],
+            None if looks_like_tag => {
+                rest = "";
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Least number of content words ([`rank::content_tokens`]) a cleaned headline needs to take part
+/// in the digest: a bare topic ("Databases", "The keynote") is not a takeaway two reports can be
+/// said to share.
+pub const MIN_DIGEST_WORDS: usize = 2;
+
+/// Groups the takeaways of all reports and keeps the groups that at least [`MIN_SUPPORT`]
+/// distinct reports support.
+///
+/// Headlines are compared after [`clean_headline`], with [`rank::same_takeaway`]; a takeaway
+/// joins the first group whose first takeaway (its seed) it matches, in report order then rank
+/// order. Comparing with the seed only, not with any member as [`rank::merge`] does within one
+/// report, keeps a chain of loosely similar headlines from different reports from growing into
+/// one group. Headlines with fewer than [`MIN_DIGEST_WORDS`] content words are left out.
+///
+/// Ordered by the number of reports, then by the sum of the takeaway's rank in them (higher in
+/// the reports first), then by first appearance. The headline shown is the best-ranked mention's
+/// (the earliest report on a tie).
 pub fn digest(reports: &[(String, &ReportEntry)]) -> Vec<Recurring> {
-    // (report, rank, &Brief)
-    let mut groups: Vec<Vec<(usize, usize, &Brief)>> = Vec::new();
+    // (report, rank, cleaned headline, &Brief)
+    type Member<'a> = (usize, usize, String, &'a Brief);
+    let mut groups: Vec<Vec<Member<'_>>> = Vec::new();
     for (r, (_, entry)) in reports.iter().enumerate() {
         for (i, t) in entry.takeaways.iter().enumerate() {
-            let member = (r, i + 1, t);
-            match groups.iter_mut().find(|g| {
-                g.iter()
-                    .any(|(_, _, m)| rank::same_takeaway(&m.headline, &t.headline))
-            }) {
-                Some(g) => g.push(member),
-                None => groups.push(vec![member]),
+            let clean = clean_headline(&t.headline);
+            if rank::content_tokens(&clean).len() < MIN_DIGEST_WORDS {
+                continue;
+            }
+            match groups
+                .iter_mut()
+                .find(|g| rank::same_takeaway(&g[0].2, &clean))
+            {
+                Some(g) => g.push((r, i + 1, clean, t)),
+                None => groups.push(vec![(r, i + 1, clean, t)]),
             }
         }
     }
@@ -1045,26 +1097,26 @@ pub fn digest(reports: &[(String, &ReportEntry)]) -> Vec<Recurring> {
         .enumerate()
         .filter_map(|(order, group)| {
             // One mention per report: its best-ranked takeaway in the group.
-            let mut best: BTreeMap<usize, (usize, &Brief)> = BTreeMap::new();
-            for (r, rank, t) in &group {
-                let e = best.entry(*r).or_insert((*rank, t));
+            let mut best: BTreeMap<usize, (usize, &str, &Brief)> = BTreeMap::new();
+            for (r, rank, clean, t) in &group {
+                let e = best.entry(*r).or_insert((*rank, clean, t));
                 if *rank < e.0 {
-                    *e = (*rank, t);
+                    *e = (*rank, clean, t);
                 }
             }
             if best.len() < MIN_SUPPORT {
                 return None;
             }
-            let (_, (_, shown)) = best
+            let (_, (_, shown, brief)) = best
                 .iter()
-                .min_by_key(|(r, (rank, _))| (*rank, **r))
+                .min_by_key(|(r, (rank, _, _))| (*rank, **r))
                 .expect("at least two mentions");
             Some((
                 order,
                 Recurring {
-                    headline: shown.headline.clone(),
-                    detail: shown.detail.clone(),
-                    mentions: best.iter().map(|(r, (rank, _))| (*r, *rank)).collect(),
+                    headline: (*shown).to_string(),
+                    detail: brief.detail.clone(),
+                    mentions: best.iter().map(|(r, (rank, _, _))| (*r, *rank)).collect(),
                 },
             ))
         })
@@ -1094,18 +1146,33 @@ pub fn link_target(rel: &str) -> String {
     out
 }
 
-/// Text for a Markdown table cell or link text: one line, `|`, `[`, `]`, `<` and `\` escaped.
-fn cell(s: &str) -> String {
+/// Model text in Markdown (a heading, a list item, a table cell, link text): on one line, with the characters
+/// that would start markup or raw HTML escaped, so that a headline like `<h1>…` or `[x](y)` shows
+/// as written.
+fn inline(s: &str) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(one_line.len());
     for c in one_line.chars() {
-        if matches!(c, '|' | '[' | ']' | '<' | '\\') {
+        if matches!(c, '\\' | '<' | '>' | '[' | ']' | '*' | '_' | '`' | '|') {
             out.push('\\');
         }
         out.push(c);
     }
     out
 }
+
+/// `s` cut to at most `max` characters, with `…` when cut (long error messages in tables).
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Longest failure reason shown in the index.
+const REASON_MAX: usize = 240;
 
 /// A code span for a path (pipes escaped for tables).
 fn code(s: &str) -> String {
@@ -1119,6 +1186,17 @@ fn code(s: &str) -> String {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The report's first [`INDEX_TOP`] takeaway headlines, cleaned ([`clean_headline`]); headlines
+/// that are nothing but markup debris are passed over.
+fn top_headlines(e: &ReportEntry) -> Vec<String> {
+    e.takeaways
+        .iter()
+        .map(|t| clean_headline(&t.headline))
+        .filter(|h| h.chars().any(char::is_alphanumeric))
+        .take(INDEX_TOP)
+        .collect()
 }
 
 /// `index.md`: one table row per report (title linking to its summary, date, source path, top
@@ -1141,18 +1219,16 @@ pub fn index_markdown(
         out.push_str("| Report | Date | Source | Top takeaways |\n");
         out.push_str("| --- | --- | --- | --- |\n");
         for (source, e) in reports {
-            let top: Vec<String> = e
-                .takeaways
+            let top: Vec<String> = top_headlines(e)
                 .iter()
-                .take(INDEX_TOP)
                 .enumerate()
-                .map(|(i, t)| format!("{}. {}", i + 1, cell(&t.headline)))
+                .map(|(i, h)| format!("{}. {}", i + 1, inline(h)))
                 .collect();
             out.push_str(&format!(
                 "| [{}]({}) | {} | {} | {} |\n",
-                cell(&e.title),
+                inline(&e.title),
                 link_target(&e.output),
-                e.written.as_deref().map_or_else(|| "–".to_string(), cell),
+                e.written.as_deref().map_or_else(|| "–".to_string(), inline),
                 code(source),
                 top.join("<br>")
             ));
@@ -1162,7 +1238,11 @@ pub fn index_markdown(
         out.push_str("\n## Not summarized\n\n");
         out.push_str("| Source | Reason |\n| --- | --- |\n");
         for f in failures {
-            out.push_str(&format!("| {} | {} |\n", code(&f.source), cell(&f.reason)));
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                code(&f.source),
+                inline(&shorten(&f.reason, REASON_MAX))
+            ));
         }
     }
     out
@@ -1199,20 +1279,20 @@ pub fn digest_markdown(reports: &[(String, &ReportEntry)], digest: &[Recurring])
         out.push_str(&format!(
             "\n## {}. {} ({} reports)\n\n",
             i + 1,
-            g.headline.trim(),
+            inline(&g.headline),
             g.mentions.len()
         ));
         if !g.detail.trim().is_empty() {
-            out.push_str(&format!("{}\n\n", g.detail.trim()));
+            out.push_str(&format!("{}\n\n", inline(&g.detail)));
         }
         for (r, rank) in &g.mentions {
             let (_, e) = &reports[*r];
             let said = &e.takeaways[rank - 1].headline;
             out.push_str(&format!(
                 "- [{}]({}) (#{rank}): {}\n",
-                cell(&e.title),
+                inline(&e.title),
                 link_target(&e.output),
-                said.trim()
+                inline(&clean_headline(said))
             ));
         }
     }
@@ -1385,7 +1465,9 @@ mod tests {
     fn links_escape_spaces_and_non_ascii() {
         assert_eq!(link_target("a b/c(1).md"), "a%20b/c%281%29.md");
         assert_eq!(link_target("Zürich.md"), "Z%C3%BCrich.md");
-        assert_eq!(cell("a | b\n[c]"), "a \\| b \\[c\\]");
+        assert_eq!(inline("a | b\n[c] <h1>"), "a \\| b \\[c\\] \\<h1\\>");
+        assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(shorten("abc", 4), "abc");
     }
 
     #[test]
@@ -1461,6 +1543,47 @@ mod tests {
         );
         // d supports the first group once, with its best rank.
         assert_eq!(g[0].mentions, vec![(0, 1), (2, 2), (3, 1)]);
+    }
+
+    #[test]
+    fn headlines_lose_markup_debris() {
+        assert_eq!(
+            clean_headline("<h1>The Database as a Value</h1>"),
+            "The Database as a Value"
+        );
+        assert_eq!(clean_headline("<img src="), "");
+        assert_eq!(
+            clean_headline("<em>The Rise of Real-Time</em>"),
+            "The Rise of Real-Time"
+        );
+        assert_eq!(
+            clean_headline("p99 < 200 ms, <b>fast</b>"),
+            "p99 < 200 ms, fast"
+        );
+    }
+
+    #[test]
+    fn digest_ignores_debris_and_bare_topics_and_does_not_chain() {
+        let a = entry("a", &["<img src=", "Databases", "Rust adoption grows"]);
+        let b = entry(
+            "b",
+            &[
+                "<img src =",
+                "<h1>Databases</h1>",
+                "Rust adoption grows in embedded teams",
+            ],
+        );
+        // Like b's third takeaway, but not like a's, the group's seed: it does not join.
+        let c = entry("c", &["Embedded teams grow"]);
+        let reports: Vec<(String, &ReportEntry)> = vec![
+            ("a.md".into(), &a),
+            ("b.md".into(), &b),
+            ("c.md".into(), &c),
+        ];
+        let g = digest(&reports);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].headline, "Rust adoption grows");
+        assert_eq!(g[0].mentions, vec![(0, 3), (1, 3)]);
     }
 
     #[test]

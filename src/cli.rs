@@ -233,6 +233,12 @@ pub struct PipelineArgs {
     #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS)]
     pub chunk_tokens: usize,
 
+    /// How the writeup is cut into model calls: `sections` (one call per chunk of sections, then
+    /// merge and rank), `whole` (one call over the whole writeup when it fits num_ctx, then the
+    /// same ranking), or `auto` (whole for short writeups, sections for the others).
+    #[arg(long, value_enum, default_value_t = pipeline::Strategy::Auto)]
+    pub strategy: pipeline::Strategy,
+
     /// Directory of prompt templates overriding the built-in ones file by file (see
     /// `takeaways prompts --export`). Default: $TAKEAWAYS_PROMPTS, else `prompts` in the config
     /// file, else the built-in templates.
@@ -311,6 +317,7 @@ impl PipelineArgs {
             final_pass: !self.no_final_pass,
             keep_going: self.keep_going,
             date: pipeline::today(),
+            strategy: self.strategy,
         }
     }
 
@@ -656,6 +663,7 @@ fn sections(args: SectionsArgs) -> Result<(), Failure> {
         final_pass: false,
         keep_going: false,
         date: String::new(),
+        strategy: pipeline::Strategy::Sections,
     };
     let budget = pipeline::budget(&doc, &prompts, &settings, args.num_ctx).map_err(Failure::new)?;
     print_stdout(&sections_report(&doc, budget, args.num_ctx))

@@ -231,22 +231,30 @@ fn check_answer(a: &ExtractAnswer) -> Result<(), String> {
     Ok(())
 }
 
+/// What the map step needs to know of the document a chunk comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct DocContext<'a> {
+    /// The writeup's title, for the prompt.
+    pub title: &'a str,
+    /// The title plus, for plain text, the lines of its title block (newline-separated): a
+    /// headline that only restates them is dropped.
+    pub names: &'a str,
+    /// The document body the chunk's byte ranges index into.
+    pub body: &'a str,
+}
+
 /// The map step for one chunk: renders the prompt, calls the model, grounds the quotes.
-///
-/// `title` goes into the prompt; `names` is the title plus, for plain text, the lines of its
-/// title block (newline-separated): a headline that only restates them is dropped.
 ///
 /// `first_ordinal` numbers the candidates. Errors: see [`call_json`] and [`ExtractError`].
 pub async fn extract_chunk(
     llm: &Llm,
     prompts: &Prompts,
     call: &CallSettings,
-    title: &str,
-    names: &str,
-    body: &str,
+    doc: DocContext<'_>,
     chunk: &Chunk,
     first_ordinal: usize,
 ) -> Result<(Vec<Candidate>, Vec<Reply>), ExtractError> {
+    let DocContext { title, names, body } = doc;
     let text = chunk.text(body);
     let prompt_text = chunk.prompt_text(body);
     let vars = ExtractVars {

@@ -37,7 +37,26 @@ pub struct Settings {
     pub keep_going: bool,
     /// The date printed in the summary, `YYYY-MM-DD`.
     pub date: String,
+    /// One call per chunk of sections, or one call over the whole body ([`Strategy`]).
+    pub strategy: Strategy,
 }
+
+/// How a document is cut into model calls (`--strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// `whole` for a body of at most [`AUTO_WHOLE_MAX_TOKENS`] estimated tokens, else `sections`.
+    #[default]
+    Auto,
+    /// Map-reduce: one call per chunk of sections ([`split::chunks`]), then merge and rank.
+    Sections,
+    /// One call over the whole body ([`split::whole`]), then the same ranking; `sections` when
+    /// the body does not fit the context.
+    Whole,
+}
+
+/// Largest body, in estimated tokens, that `--strategy auto` sends in one call.
+pub const AUTO_WHOLE_MAX_TOKENS: usize = 0;
 
 /// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
 /// costs memory and time on a CPU for nothing: chunks are ~1k tokens ([`split::DEFAULT_TARGET_TOKENS`]).
@@ -272,6 +291,34 @@ pub fn names_of(doc: &Document, title: &str) -> String {
     names
 }
 
+/// The chunks of a run under `settings.strategy`: the whole body as one chunk when the strategy
+/// asks for it and the body fits the context with every section label in the prompt, else the
+/// section chunks under `budget`.
+pub fn plan_chunks(
+    doc: &Document,
+    prompts: &Prompts,
+    settings: &Settings,
+    num_ctx: u32,
+    budget: Budget,
+    title: &str,
+) -> Result<Vec<Chunk>, PromptError> {
+    let whole = match settings.strategy {
+        Strategy::Sections => false,
+        Strategy::Whole => true,
+        Strategy::Auto => tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS,
+    };
+    if whole {
+        let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
+        let overhead = prompt_overhead(prompts, title, &labels)?;
+        let max =
+            Budget::for_context(num_ctx, overhead, settings.num_predict as usize, usize::MAX).max;
+        if let Some(chunk) = split::whole(doc, max) {
+            return Ok(vec![chunk]);
+        }
+    }
+    Ok(split::chunks(doc, budget))
+}
+
 /// Summarizes one document: the entry point of the pipeline.
 ///
 /// Errors: [`PipelineError`]; a failing chunk fails the whole summary unless
@@ -286,7 +333,7 @@ pub async fn summarize(
     let num_ctx = resolve_num_ctx(llm, settings).await?;
     let budget = budget(doc, prompts, settings, num_ctx)?;
     let title = title_of(doc);
-    let chunks = split::chunks(doc, budget);
+    let chunks = plan_chunks(doc, prompts, settings, num_ctx, budget, &title)?;
     let call = CallSettings {
         model: settings.model.clone(),
         options: Options {
@@ -412,9 +459,11 @@ async fn extract_with_resplit(
             llm,
             prompts,
             call,
-            title,
-            &names_of(doc, title),
-            &doc.body,
+            extract::DocContext {
+                title,
+                names: &names_of(doc, title),
+                body: &doc.body,
+            },
             &c,
             first_ordinal + out.len(),
         )

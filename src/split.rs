@@ -486,6 +486,26 @@ pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
     out
 }
 
+/// The whole body as one chunk (`--strategy whole`): one model call over every section, each
+/// section kept as a part so takeaways are still attributed to their headings. `None` when the
+/// body is blank or does not fit `max_tokens` (the caller falls back to [`chunks`]).
+pub fn whole(doc: &Document, max_tokens: usize) -> Option<Chunk> {
+    let parts: Vec<ChunkPart> = sections(doc)
+        .iter()
+        .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
+        .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
+        .collect();
+    let range = parts.first()?.range.start..parts.last()?.range.end;
+    let est_tokens = tokens::estimate(&doc.body[range.clone()]);
+    (est_tokens <= max_tokens).then_some(Chunk {
+        index: 0,
+        range,
+        parts,
+        est_tokens,
+        table_header: None,
+    })
+}
+
 /// Tables as (whole range, header + delimiter rows) from pulldown-cmark.
 fn tables(body: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();

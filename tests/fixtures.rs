@@ -43,6 +43,7 @@ fn settings() -> Settings {
         final_pass: true,
         keep_going: false,
         date: "2025-11-29".into(),
+        strategy: pipeline::Strategy::Sections,
     }
 }
 

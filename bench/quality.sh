@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Quality check: for every corpus writeup with an author's own takeaway list in
+# ../shared/corpus/truth/, scores three lists against that reference with
+# ../shared/eval/score_takeaways.py (sentence embeddings, all-MiniLM-L6-v2):
+#
+#   tool        `takeaways summarize FILE --format json` (the model below; the answer cache is used,
+#               so a rerun with the same model and prompts makes no model call)
+#   headings    baseline: the first N section headings (as `takeaways sections` finds them)
+#   first sent. baseline: the first sentence of each of the first N paragraphs of the file
+#
+# and prints one Markdown table: recall@N, mean best similarity and duplicate pairs per list.
+#
+#   bench/quality.sh                       # N=10, model smollm2:135m (the stand-in)
+#   MODEL=llama3.2:3b N=10 bench/quality.sh
+#   EVAL_VENV=DIR bench/quality.sh         # where ../shared/eval/setup.sh installed the scorer
+#                                          # (default target/eval-venv; set up on first use)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+shared="${SHARED:-$root/../shared}"
+model="${MODEL:-smollm2:135m}"
+n="${N:-10}"
+venv="${EVAL_VENV:-$root/target/eval-venv}"
+export TAKEAWAYS_CONFIG=/nonexistent/takeaways-config.toml
+[ -x "$venv/bin/python" ] || bash "$shared/eval/setup.sh" "$venv" >&2
+cargo build --release --quiet --bin takeaways
+bin="$root/target/release/takeaways"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+score() { # score SUMMARY REFERENCE → "recall mean_best duplicates items reference_items"
+  "$venv/bin/python" "$shared/eval/score_takeaways.py" "$1" "$2" --k "$n" --json |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["recall"], r["mean_best"], r["duplicates"], r["items"], r["reference"])'
+}
+
+echo "| file | reference items | tool: recall@$n | mean best | duplicates | items | headings: recall@$n | mean best | duplicates | first sentences: recall@$n | mean best | duplicates |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for truth in "$shared"/corpus/truth/*.md; do
+  stem="$(basename "$truth" .md)"
+  file="$(find "$shared/corpus" -maxdepth 1 -type f -name "$stem.*" | head -1)"
+  [ -n "$file" ] || continue
+
+  tool="$work/$stem.tool.json"
+  if "$bin" summarize "$file" --model "$model" --top "$n" --format json --quiet -o "$tool" 2>"$work/err"; then
+    read -r t_rec t_best t_dup t_items < <(score "$tool" "$truth")
+  else
+    t_rec="failed: $(tail -1 "$work/err" | cut -c1-80)"
+    t_best="-" t_dup="-" t_items=0
+  fi
+
+  "$bin" sections "$file" >"$work/sections.txt"
+  python3 - "$work/sections.txt" "$file" "$n" "$work/$stem" <<'PY'
+import html.parser, json, re, sys
+sections, path, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+# Baseline 1: the first n section headings (the last part of each heading path).
+heads, started = [], False
+for line in open(sections, encoding="utf-8"):
+    if line.startswith("chunks "):
+        started = True
+        continue
+    if started:
+        if not line.strip():
+            break
+        m = re.match(r"^\S+\s+\d+\s+\d+\.\.\d+\s+(.*)$", line.rstrip("\n"))
+        if not m:
+            continue
+        label = m.group(1).strip()
+        last = label.split(" › ")[-1]
+        if label != "(intro)" and last not in heads:
+            heads.append(last)
+json.dump(heads[:n], open(out + ".headings.json", "w"), ensure_ascii=False)
+
+# Baseline 2: the first sentence of each of the first n paragraphs.
+raw = open(path, "rb").read()
+try:
+    text = raw.decode("utf-8-sig")
+except UnicodeDecodeError:
+    text = raw.decode("cp1252")
+if path.endswith((".html", ".htm")):
+    class P(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.paras, self.cur, self.skip = [], None, 0
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "style"):
+                self.skip += 1
+            elif tag == "p":
+                self.cur = []
+        def handle_endtag(self, tag):
+            if tag in ("script", "style"):
+                self.skip -= 1
+            elif tag == "p" and self.cur is not None:
+                self.paras.append(" ".join("".join(self.cur).split()))
+                self.cur = None
+        def handle_data(self, data):
+            if self.cur is not None and not self.skip:
+                self.cur.append(data)
+    p = P()
+    p.feed(text)
+    paras = p.paras
+else:
+    text = re.sub(r"\A---\n.*?\n---\n", "", text.replace("\r\n", "\n"), flags=re.S)  # front matter
+    paras, fence = [], False
+    for block in re.split(r"\n\s*\n", text):
+        b = block.strip()
+        if b.startswith(("```", "~~~")):
+            fence = not fence if b.count("```") + b.count("~~~") == 1 else fence
+            continue
+        if fence or not b or re.match(r"^(#|[-*+•]\s|\d+[.)]\s|\||\.\.|=|:|\[|!\[|<|>)", b):
+            continue
+        paras.append(" ".join(b.split()))
+sentences = []
+for p in paras:
+    p = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", p).replace("**", "").replace("`", "")
+    if len(p) < 40:
+        continue
+    first = re.split(r"(?<=[.!?])\s+|(?<=[。！？])", p, maxsplit=1)[0].strip()
+    if first:
+        sentences.append(first)
+    if len(sentences) == n:
+        break
+json.dump(sentences, open(out + ".first.json", "w"), ensure_ascii=False)
+PY
+  read -r h_rec h_best h_dup _ refs < <(score "$work/$stem.headings.json" "$truth")
+  read -r f_rec f_best f_dup _ < <(score "$work/$stem.first.json" "$truth")
+  echo "| $(basename "$file") | $refs | $t_rec | $t_best | $t_dup | $t_items | $h_rec | $h_best | $h_dup | $f_rec | $f_best | $f_dup |"
+done
