@@ -21,6 +21,10 @@
 #   rss           peak resident set size (MB)
 #   prompt        sum of prompt_eval_count; ×est = that sum / the document's token estimate
 #   calls/retries model calls (with retries after invalid or cut answers) / those retries
+#   doc tokens    the file's real token count with the model's own tokenizer, when the stand-in's
+#                 GGUF and Python are found ($STANDIN_DIR, default ./.standin); ×doc = prompt / that.
+#                 The estimate is pessimistic (~1.6× the real count for English), so ×est hides
+#                 most of the per-call template: ×doc shows it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${SHARED:-$root/../shared}"
@@ -34,11 +38,20 @@ if [ -z "$bin" ]; then
 fi
 [ $# -gt 0 ] || set -- "$shared/seed/kubecon-eu-2024-key-takeaways.txt"
 work="$(mktemp -d)"
+standin="${STANDIN_DIR:-$root/.standin}"
+gguf="$(ls "$standin"/models/SmolLM2-135M*.gguf 2>/dev/null | head -1 || true)"
 trap 'rm -rf "$work"' EXIT
 
-echo "| file | strategy | wall s | model s | compute s | outside s (% wall) | cpu s | rss MB | chunks | calls | retries | prompt tokens | doc estimate | prompt ×est | takeaways |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| file | strategy | wall s | model s | compute s | outside s (% wall) | cpu s | rss MB | chunks | calls | retries | prompt tokens | doc estimate | prompt ×est | doc tokens | prompt ×doc | takeaways |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for file in "$@"; do
+  doc_tokens=-
+  if [ -n "$gguf" ] && [ "${model%%:*}" = smollm2 ] && [ -x "$standin/venv/bin/python" ]; then
+    doc_tokens=$("$standin/venv/bin/python" -c 'import sys
+from llama_cpp import Llama
+m = Llama(sys.argv[1], vocab_only=True, verbose=False)
+print(len(m.tokenize(open(sys.argv[2], "rb").read().decode("utf-8", "replace").encode(), add_bos=False)))' "$gguf" "$file" 2>/dev/null || echo -)
+  fi
   for s in $strategies; do
     rec="$work/rec-$s-$(basename "$file")"
     status=0
@@ -48,9 +61,9 @@ for file in "$@"; do
       --stats --no-cache --quiet --record "$rec" --format json -o "$work/out.json" \
       2>"$work/err" || status=$?
     end=$(date +%s%N)
-    python3 - "$file" "$s" "$work/err" "$work/time" "$rec" "$work/out.json" "$status" "$((end - start))" <<'PY'
+    python3 - "$file" "$s" "$work/err" "$work/time" "$rec" "$work/out.json" "$status" "$((end - start))" "$doc_tokens" <<'PY'
 import json, os, re, sys
-file, strategy, err, timef, rec, out, status, wall_ns = sys.argv[1:]
+file, strategy, err, timef, rec, out, status, wall_ns, doc_tokens = sys.argv[1:]
 name = os.path.basename(file)
 if status != "0":
     msg = open(err).read().strip().splitlines()[-1:] or ["?"]
@@ -80,7 +93,8 @@ n = len(json.load(open(out))["takeaways"])
 if strategy == "whole" and chunks > 1:
     strategy += " → sections (does not fit num_ctx)"
 outside = wall - model
-print(f"| {name} | {strategy} | {wall:.1f} | {model:.1f} | {compute:.1f} | {outside:.2f} ({100 * outside / wall:.2f}%) | {cpu:.2f} | {rss:.0f} | {chunks} | {calls} | {retries} | {prompt} | {est} | {prompt / est:.2f} | {n} |")
+ratio = f"{prompt / int(doc_tokens):.2f}" if doc_tokens.isdigit() else "-"
+print(f"| {name} | {strategy} | {wall:.1f} | {model:.1f} | {compute:.1f} | {outside:.2f} ({100 * outside / wall:.2f}%) | {cpu:.2f} | {rss:.0f} | {chunks} | {calls} | {retries} | {prompt} | {est} | {prompt / est:.2f} | {doc_tokens} | {ratio} | {n} |")
 PY
   done
 done

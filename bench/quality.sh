@@ -42,7 +42,7 @@ for truth in "$shared"/corpus/truth/*.md; do
 
   tool="$work/$stem.tool.json"
   if "$bin" summarize "$file" --model "$model" --top "$n" --format json --quiet -o "$tool" 2>"$work/err"; then
-    read -r t_rec t_best t_dup t_items < <(score "$tool" "$truth")
+    read -r t_rec t_best t_dup t_items _ < <(score "$tool" "$truth")
   else
     t_rec="failed: $(tail -1 "$work/err" | cut -c1-80)"
     t_best="-" t_dup="-" t_items=0
@@ -101,15 +101,25 @@ if path.endswith((".html", ".htm")):
     paras = p.paras
 else:
     text = re.sub(r"\A---\n.*?\n---\n", "", text.replace("\r\n", "\n"), flags=re.S)  # front matter
-    paras, fence = [], False
-    for block in re.split(r"\n\s*\n", text):
-        b = block.strip()
-        if b.startswith(("```", "~~~")):
-            fence = not fence if b.count("```") + b.count("~~~") == 1 else fence
+    # Paragraphs: runs of text lines; headings, list items, table rows, fences, directives and
+    # underlines end them.
+    paras, cur, fence = [], [], False
+    def end():
+        if cur:
+            paras.append(" ".join(" ".join(cur).split()))
+            cur.clear()
+    for line in text.split("\n"):
+        s = line.strip()
+        if s.startswith(("```", "~~~")):
+            fence = not fence
+            end()
+        elif fence:
             continue
-        if fence or not b or re.match(r"^(#|[-*+•]\s|\d+[.)]\s|\||\.\.|=|:|\[|!\[|<|>)", b):
-            continue
-        paras.append(" ".join(b.split()))
+        elif not s or re.match(r"^(#|[-*+•]\s|\d+[.)]\s|\||\.\.|=|:|\[|!\[|<|>|-+$|\^+$|~+$)", s):
+            end()
+        else:
+            cur.append(s)
+    end()
 sentences = []
 for p in paras:
     p = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", p).replace("**", "").replace("`", "")
@@ -124,5 +134,15 @@ json.dump(sentences, open(out + ".first.json", "w"), ensure_ascii=False)
 PY
   read -r h_rec h_best h_dup _ refs < <(score "$work/$stem.headings.json" "$truth")
   read -r f_rec f_best f_dup _ < <(score "$work/$stem.first.json" "$truth")
-  echo "| $(basename "$file") | $refs | $t_rec | $t_best | $t_dup | $t_items | $h_rec | $h_best | $h_dup | $f_rec | $f_best | $f_dup |"
+  echo "| $(basename "$file") | $refs | $t_rec | $t_best | $t_dup | $t_items | $h_rec | $h_best | $h_dup | $f_rec | $f_best | $f_dup |" |
+    tee -a "$work/rows"
 done
+# The mean of each column over the files (a failed tool run counts as 0).
+python3 - "$work/rows" <<'PY'
+import sys
+rows = [[c.strip() for c in l.strip().strip("|").split("|")] for l in open(sys.argv[1])]
+def mean(i):
+    vals = [float(r[i]) if r[i].replace(".", "", 1).isdigit() else 0.0 for r in rows]
+    return f"{sum(vals) / len(vals):.3f}" if vals else "-"
+print("| **mean** | " + " | ".join(mean(i) for i in range(1, 12)) + " |")
+PY

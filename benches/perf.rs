@@ -38,7 +38,11 @@ fn main() {
     let mut divan = divan::Divan::from_args();
     if !corpus_path().exists() {
         eprintln!("note: {CORPUS_LONGEST} not found; split_corpus_longest skipped");
-        divan = divan.skip_exact("split_corpus_longest");
+        divan = divan.skip_regex("split_corpus_longest");
+    }
+    if !root().join(RECORDINGS_15K).is_dir() {
+        eprintln!("note: {RECORDINGS_15K} not found (bench/record.sh makes it); pipeline_replay_15k skipped");
+        divan = divan.skip_regex("pipeline_replay_15k");
     }
     divan.main();
 }
@@ -200,7 +204,7 @@ pub fn generated_writeup(bytes: usize) -> String {
                 1 => {
                     for _ in 0..3 + rng.next() % 4 {
                         out.push_str(&format!("- {}\n", sentence(&mut rng)));
-                        if rng.next() % 3 == 0 {
+                        if rng.next().is_multiple_of(3) {
                             out.push_str(&format!("  - {}\n", sentence(&mut rng)));
                         }
                     }

@@ -194,8 +194,22 @@ where
         };
         let reply = llm.chat_reply(&request).await?;
         let raw = reply.response.content.clone();
+        let cut = reply.response.done_reason.as_deref() == Some("length");
         responses.push(reply);
-        let result = parse_answer::<T>(&raw).and_then(|v| check(&v).map(|()| v));
+        let result = parse_answer::<T>(&raw)
+            .map_err(|e| {
+                if cut {
+                    // Say why the JSON broke off: the answer hit num_predict (docs/api.md,
+                    // done_reason "length"), usually a small model repeating itself.
+                    format!(
+                        "{e}; the answer was cut at num_predict {} tokens (raise --num-predict, or use a larger --model)",
+                        call.options.num_predict
+                    )
+                } else {
+                    e
+                }
+            })
+            .and_then(|v| check(&v).map(|()| v));
         match result {
             Ok(v) => return Ok((v, responses)),
             Err(detail) if attempt == 0 => {

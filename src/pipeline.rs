@@ -55,8 +55,33 @@ pub enum Strategy {
     Whole,
 }
 
-/// Largest body, in estimated tokens, that `--strategy auto` sends in one call.
-pub const AUTO_WHOLE_MAX_TOKENS: usize = 0;
+/// Largest body, in estimated tokens, that `--strategy auto` sends in one call (and never more
+/// than `--chunk-tokens`): one chunk, so that `auto` sends a body whole only when the section
+/// split would make that single call anyway.
+///
+/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `--no-cache`, one run
+/// each; wall times are noisy, ±40% between identical runs on the shared server):
+///
+/// | writeup | estimate | sections: calls, prompt tokens, wall, takeaways | whole |
+/// |---|---|---|---|
+/// | meetup-cp1252.md | 624 | 2, 771, 7 s, 1 | fails: no usable takeaway |
+/// | rustconf-mini.md | 853 | 2, 1001, 14 s, 1 | 1, 834, 5 s, 1 |
+/// | cloud-expo-crlf.txt | 984 | 3, 1253, 17 s, 3 | 1, 912, 13 s, 1 |
+/// | ops-meetup.html | 1177 | 4, 1549, 19 s, 2 | fails |
+/// | strangeloop-2023-slides.md | 1392 | 4, 1688, 26 s, 2 | fails |
+/// | devconf-markdown.md | 2155 | 6, 2508, 36 s, 3 | 1, 1674, 15 s, 1 |
+/// | platform-summit-plain.txt | 2383 | 7, 2693, 37 s, 4 | 1, 1693, 6 s, 1 |
+/// | datastore-days-long.md | 5194 | 12, 5348, 27 s, 8 | fails |
+/// | seed (kubecon-eu-2024) | 7997 | 18, 8333, 48 s, 10 | does not fit 8192 |
+///
+/// One call is always cheaper (7-37% fewer prompt tokens, a fraction of the wall time: no
+/// per-call template and no repeated decoding), but this model answers about one usable
+/// takeaway per call: the whole document gave one takeaway where the sections gave up to eight,
+/// and none at all on 4 of the 8 writeups the sections summarized. Cheaper is not better here,
+/// so the threshold is the smallest that changes nothing. With a stronger model, measure again
+/// (`bench/live.sh FILE...`) before raising it; a higher value changes the requests for short
+/// writeups, so their recorded fixtures must be recorded again.
+pub const AUTO_WHOLE_MAX_TOKENS: usize = split::DEFAULT_TARGET_TOKENS;
 
 /// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
 /// costs memory and time on a CPU for nothing: chunks are ~1k tokens ([`split::DEFAULT_TARGET_TOKENS`]).
@@ -70,8 +95,10 @@ pub const NUM_CTX_FALLBACK: u32 = 2048;
 /// SmolLM2-135M from repeating a title until `num_predict` on the seed writeup; 1.2 was.
 pub const DEFAULT_REPEAT_PENALTY: f32 = 1.2;
 
-/// Default `num_predict`: four takeaways of JSON are ~300 tokens.
-pub const DEFAULT_NUM_PREDICT: u32 = 512;
+/// Default `num_predict`: four takeaways at the schema's length caps (100 + 300 + 200
+/// characters each) are ~600 tokens of JSON; at 512, SmolLM2-135M's answers were cut off
+/// mid-JSON on 2 of the 18 corpus writeups.
+pub const DEFAULT_NUM_PREDICT: u32 = 1024;
 
 /// How many times a chunk is split again after a call showed it did not fit.
 const MAX_RESPLITS: usize = 3;
@@ -305,7 +332,9 @@ pub fn plan_chunks(
     let whole = match settings.strategy {
         Strategy::Sections => false,
         Strategy::Whole => true,
-        Strategy::Auto => tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS,
+        Strategy::Auto => {
+            tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS.min(settings.target_tokens)
+        }
     };
     if whole {
         let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
@@ -568,6 +597,69 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(strategy: Strategy) -> Settings {
+        Settings {
+            model: "m".into(),
+            num_ctx: Some(8192),
+            num_predict: DEFAULT_NUM_PREDICT,
+            temperature: 0.0,
+            seed: None,
+            repeat_penalty: DEFAULT_REPEAT_PENALTY,
+            top: 10,
+            target_tokens: split::DEFAULT_TARGET_TOKENS,
+            final_pass: false,
+            keep_going: false,
+            date: String::new(),
+            strategy,
+        }
+    }
+
+    fn plan(body: &str, strategy: Strategy, num_ctx: u32) -> Vec<Chunk> {
+        let doc = Document {
+            source: "t.md".into(),
+            title: Some("T".into()),
+            date: None,
+            author: None,
+            format: crate::input::BodyFormat::Markdown,
+            body: body.into(),
+        };
+        let prompts = Prompts::new(None).unwrap();
+        let s = settings(strategy);
+        let b = budget(&doc, &prompts, &s, num_ctx).unwrap();
+        plan_chunks(&doc, &prompts, &s, num_ctx, b, "T").unwrap()
+    }
+
+    #[test]
+    fn whole_is_one_chunk_when_it_fits_else_sections() {
+        let para = "Some words about the talk. ".repeat(60);
+        let body = format!("## A\n\n{para}\n\n## B\n\n{para}\n\n## C\n\n{para}\n");
+        let sections = plan(&body, Strategy::Sections, 8192);
+        assert!(sections.len() > 1);
+        let whole = plan(&body, Strategy::Whole, 8192);
+        assert_eq!(whole.len(), 1);
+        let labels: Vec<String> = whole[0]
+            .parts
+            .iter()
+            .map(|p| p.heading_path.join("/"))
+            .collect();
+        assert_eq!(labels, ["A", "B", "C"]);
+        // Too big for the context: the section chunks.
+        assert_eq!(
+            plan(&body, Strategy::Whole, 1024),
+            plan(&body, Strategy::Sections, 1024)
+        );
+        // Above the auto threshold: the same requests as sections.
+        assert_eq!(plan(&body, Strategy::Auto, 8192), sections);
+    }
+
+    #[test]
+    fn auto_changes_nothing_for_a_one_chunk_body() {
+        let body = "## A\n\nshort\n\n## B\n\nalso short\n";
+        let auto = plan(body, Strategy::Auto, 8192);
+        assert_eq!(auto.len(), 1);
+        assert_eq!(auto, plan(body, Strategy::Sections, 8192));
+    }
 
     #[test]
     fn civil_dates() {

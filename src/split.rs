@@ -621,12 +621,20 @@ fn pack(body: &str, pieces: Vec<ChunkPart>, budget: Budget) -> Vec<Chunk> {
             table_header: None,
         });
     };
+    // The counts of the text from the first part's start to the current piece's end, grown piece
+    // by piece: estimating the whole joined range again for every piece made packing quadratic.
+    let mut counts = tokens::Counts::default();
     for piece in pieces {
-        if let Some(first) = parts.first() {
-            let joined = first.range.start..piece.range.end;
-            if tokens::estimate(&body[joined]) > budget.target {
-                flush(&mut parts, &mut out);
+        counts = match parts.last() {
+            Some(last) if last.range.end <= piece.range.start => {
+                counts + tokens::Counts::of(&body[last.range.end..piece.range.end])
             }
+            Some(_) => tokens::Counts::of(&body[parts[0].range.start..piece.range.end]),
+            None => tokens::Counts::of(&body[piece.range.clone()]),
+        };
+        if !parts.is_empty() && counts.estimate() > budget.target {
+            flush(&mut parts, &mut out);
+            counts = tokens::Counts::of(&body[piece.range.clone()]);
         }
         parts.push(piece);
     }

@@ -15,44 +15,52 @@
 /// It is pessimistic on purpose: an over-estimate only makes chunks a little smaller, while an
 /// under-estimate lets Ollama cut the prompt silently (DESIGN.md, fact 1), so CJK text is never
 /// under-counted.
-///
-/// Blocks of ASCII are counted without branches (the splitter calls this many times per chunk
-/// while it searches for cut points: it is the hot loop of `split`); other characters one by one.
 pub fn estimate(text: &str) -> usize {
-    const BLOCK: usize = 32;
-    let bytes = text.as_bytes();
-    let mut word_chars = 0usize;
-    let mut tokens = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(block) = bytes.get(i..i + BLOCK).filter(|b| b.is_ascii()) {
-            // Branch-free over a block of ASCII: the compiler vectorizes it.
-            let words: usize = block.iter().map(|&b| usize::from(ascii_word(b))).sum();
-            word_chars += words;
-            tokens += BLOCK - words;
-            i += BLOCK;
-            continue;
-        }
-        let b = bytes[i];
-        if b.is_ascii() {
-            if ascii_word(b) {
-                word_chars += 1;
-            } else {
-                tokens += 1;
-            }
-            i += 1;
-            continue;
-        }
-        let c = text[i..].chars().next().unwrap_or(' ');
-        tokens += if is_cjk(c) || c.is_alphabetic() { 2 } else { 3 };
-        i += c.len_utf8();
-    }
-    tokens + word_chars.div_ceil(ASCII_WORD_CHARS_PER_TOKEN)
+    Counts::of(text).estimate()
 }
 
-/// ASCII letters, digits and white space: the bytes [`estimate`] counts as word characters.
-fn ascii_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() | b.is_ascii_whitespace()
+/// The two sums behind [`estimate`]. Unlike the estimate (which rounds up), they add up over
+/// concatenated texts, so a growing range can be estimated without reading it again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// ASCII letters, digits and white space.
+    word_chars: usize,
+    /// Tokens of every other character.
+    tokens: usize,
+}
+
+impl Counts {
+    /// The counts of `text`.
+    pub fn of(text: &str) -> Self {
+        let mut counts = Counts::default();
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() {
+                counts.word_chars += 1;
+            } else if c.is_ascii() {
+                counts.tokens += 1;
+            } else if is_cjk(c) || c.is_alphabetic() {
+                counts.tokens += 2;
+            } else {
+                counts.tokens += 3;
+            }
+        }
+        counts
+    }
+
+    /// The token estimate of the counted text ([`estimate`]).
+    pub fn estimate(self) -> usize {
+        self.tokens + self.word_chars.div_ceil(ASCII_WORD_CHARS_PER_TOKEN)
+    }
+}
+
+impl std::ops::Add for Counts {
+    type Output = Counts;
+    fn add(self, other: Counts) -> Counts {
+        Counts {
+            word_chars: self.word_chars + other.word_chars,
+            tokens: self.tokens + other.tokens,
+        }
+    }
 }
 
 /// ASCII letters, digits and white space per token in [`estimate`]: English prose measured
@@ -88,37 +96,18 @@ mod tests {
         assert_eq!(estimate("🦋"), 3);
     }
 
-    /// The rule of [`estimate`], one character at a time.
-    fn estimate_per_char(text: &str) -> usize {
-        let mut word_chars = 0usize;
-        let mut tokens = 0usize;
-        for c in text.chars() {
-            if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() {
-                word_chars += 1;
-            } else if c.is_ascii() {
-                tokens += 1;
-            } else if is_cjk(c) || c.is_alphabetic() {
-                tokens += 2;
-            } else {
-                tokens += 3;
-            }
-        }
-        tokens + word_chars.div_ceil(ASCII_WORD_CHARS_PER_TOKEN)
-    }
-
     #[test]
-    fn bytewise_ascii_runs_match_the_per_char_rule() {
-        for s in [
-            "",
-            "plain ascii, with punctuation!",
-            "é",
-            "mixed: café 日本語 🦋 and back to ascii\n\t",
-            "日本語のテキスト",
-            "ends in ascii after 한국어 text",
-            "\u{a0}non-breaking\u{2014}dash\u{201c}quotes\u{201d}",
-        ] {
-            assert_eq!(estimate(s), estimate_per_char(s), "{s:?}");
+    fn counts_add_up_over_concatenation() {
+        let text = "Intro, café 日本語 🦋.\n\n## Next\n\nplain words";
+        for (i, _) in text.char_indices() {
+            let (a, b) = text.split_at(i);
+            assert_eq!(
+                Counts::of(a) + Counts::of(b),
+                Counts::of(text),
+                "split at {i}"
+            );
         }
+        assert_eq!(Counts::of(text).estimate(), estimate(text));
     }
 
     #[test]
