@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -230,7 +231,7 @@ pub struct PipelineArgs {
     pub repeat_penalty: f32,
 
     /// Target chunk size in estimated tokens (see `takeaways sections`).
-    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS)]
+    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
     pub chunk_tokens: usize,
 
     /// How the writeup is cut into model calls: `sections` (one call per chunk of sections, then
@@ -393,13 +394,13 @@ pub struct SectionsArgs {
     #[allow(missing_docs)]
     pub input: InputArgs,
     /// Context window the budget is computed for.
-    #[arg(long, default_value_t = pipeline::NUM_CTX_CAP)]
+    #[arg(long, default_value_t = pipeline::NUM_CTX_CAP, value_parser = clap::value_parser!(u32).range(512..=1_048_576))]
     pub num_ctx: u32,
     /// Most tokens the model may generate per call.
     #[arg(long, default_value_t = pipeline::DEFAULT_NUM_PREDICT)]
     pub num_predict: u32,
     /// Target chunk size in estimated tokens.
-    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS)]
+    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
     pub chunk_tokens: usize,
     /// Prompt templates directory (the prompt's size is part of the budget).
     #[arg(long, value_name = "DIR")]
@@ -451,6 +452,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 /// the message says how far it got, and the exit code is 130. Answers received so far are in
 /// the cache, so a rerun repeats none of them.
 async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
+    if let Some(out) = &args.output {
+        check_output_path(out)?;
+    }
     let resolved = args.opts.resolve()?;
     let doc = input::read_path_with(&args.path, &args.input.options()).map_err(Failure::new)?;
     let prompts = args.opts.prompts(&resolved)?;
@@ -633,7 +637,49 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
     tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+    // tempfile creates 0600; a summary is for a team wiki: keep the mode of the file it
+    // replaces, else make it readable like any new file (0644).
+    let perms = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| default_permissions());
+    tmp.as_file().set_permissions(perms).map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn default_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o644)
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> std::fs::Permissions {
+    std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .expect("cwd")
+}
+
+/// Checks before any model work that `-o FILE` can be written: its directory exists and it is
+/// not itself a directory.
+pub fn check_output_path(path: &Path) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(Failure::new(format!(
+            "{}: is a directory; give a file name for -o",
+            path.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(Failure::new(format!(
+            "{}: the directory {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        )));
+    }
     Ok(())
 }
 

@@ -297,6 +297,15 @@ pub async fn extract_chunk(
     let candidates = answer
         .takeaways
         .into_iter()
+        .map(|mut t| {
+            // Clean first, then judge: a headline such as `<img src=…>` is empty once its
+            // markup is gone, and must be dropped, not printed as `****`.
+            t.headline = shorten_cut(&tidy(&t.headline), HEADLINE_MAX_CHARS);
+            t.detail = tidy(&t.detail);
+            t.quote = fold_space(&t.quote);
+            t
+        })
+        .filter(|t| t.headline.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
         .filter(|t| !crate::rank::is_off_text(&t.headline, names, text))
         .filter(|t| !instructions.iter().any(|l| echoes(&t.headline, l)))
         .take(MAX_TAKEAWAYS_PER_CHUNK)
@@ -310,15 +319,15 @@ pub async fn extract_chunk(
             Candidate {
                 chunk: chunk.index,
                 ordinal: first_ordinal + i,
-                headline: shorten_cut(&tidy(&t.headline), HEADLINE_MAX_CHARS),
                 // A detail that is debris or echoes the prompt is dropped; the headline stays.
                 detail: if crate::rank::is_off_text(&t.detail, names, text) {
                     String::new()
                 } else {
-                    tidy(&t.detail)
+                    t.detail
                 },
+                headline: t.headline,
                 importance: t.importance.clamp(1, 5),
-                quote: tidy(&t.quote),
+                quote: t.quote,
                 quote_found: found.is_some(),
                 heading_path,
             }
@@ -382,21 +391,84 @@ fn shorten_cut(headline: &str, max: usize) -> String {
     }
 }
 
-/// Folds white space and removes inline markup the model copied from the text (`<em>`,
-/// `**`, backticks), which would garble the rendered Markdown.
+/// HTML elements whose tags [`tidy`] removes: the inline and block markup models copy from
+/// writeups. Anything else between `<` and `>` is text (`std::vector<int>`, `a < b`).
+const HTML_TAGS: &[&str] = &[
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "i",
+    "img",
+    "ins",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "u",
+    "ul",
+];
+
+/// Length of the HTML tag at the start of `s` (`<em>`, `</p>`, `<img src="x">`), if it is one
+/// of [`HTML_TAGS`] and closed by `>`.
+fn html_tag_len(s: &str) -> Option<usize> {
+    let end = s.find('>')?;
+    let inner = s[1..end].trim_start_matches('/');
+    let name: String = inner
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let rest = &inner[name.len()..];
+    let well_formed = rest.is_empty() || rest.starts_with([' ', '/']);
+    (well_formed && HTML_TAGS.contains(&name.to_ascii_lowercase().as_str())).then_some(end + 1)
+}
+
+/// Folds white space.
+fn fold_space(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Folds white space and removes markup the model copied from the text (HTML tags of
+/// [`HTML_TAGS`], `**`, backticks), which would garble the rendered Markdown. Other `<…>` text
+/// is kept: `std::vector<int>` stays.
 fn tidy(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut in_tag = false;
-    for c in s.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            '*' | '`' if !in_tag => {}
-            _ if !in_tag => out.push(c),
-            _ => {}
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '<' {
+            if let Some(n) = html_tag_len(rest) {
+                out.push(' ');
+                rest = &rest[n..];
+                continue;
+            }
         }
+        if c != '*' && c != '`' {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    fold_space(&out)
 }
 
 /// Byte offset in `text` where `quote` starts, comparing case-folded letters and digits only

@@ -47,11 +47,18 @@ pub struct Settings {
 pub enum Strategy {
     /// `whole` for a body of at most [`AUTO_WHOLE_MAX_TOKENS`] estimated tokens, else `sections`.
     #[default]
+    #[value(
+        help = "whole for a writeup that fits one chunk (--chunk-tokens, 600 estimated tokens by default), else sections"
+    )]
     Auto,
     /// Map-reduce: one call per chunk of sections ([`split::chunks`]), then merge and rank.
+    #[value(help = "one call per chunk of sections, then merge and rank (map-reduce)")]
     Sections,
     /// One call over the whole body ([`split::whole`]), then the same ranking; `sections` when
     /// the body does not fit the context.
+    #[value(
+        help = "one call over the whole writeup, then the same ranking; sections when it does not fit num_ctx"
+    )]
     Whole,
 }
 
@@ -59,8 +66,9 @@ pub enum Strategy {
 /// than `--chunk-tokens`): one chunk, so that `auto` sends a body whole only when the section
 /// split would make that single call anyway.
 ///
-/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `--no-cache`, one run
-/// each; wall times are noisy, ±40% between identical runs on the shared server):
+/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `num_predict` 512,
+/// `--no-cache`, one run each; wall times are noisy, ±40% between identical runs on the shared
+/// server):
 ///
 /// | writeup | estimate | sections: calls, prompt tokens, wall, takeaways | whole |
 /// |---|---|---|---|
@@ -69,18 +77,21 @@ pub enum Strategy {
 /// | cloud-expo-crlf.txt | 984 | 3, 1253, 17 s, 3 | 1, 912, 13 s, 1 |
 /// | ops-meetup.html | 1177 | 4, 1549, 19 s, 2 | fails |
 /// | strangeloop-2023-slides.md | 1392 | 4, 1688, 26 s, 2 | fails |
+/// | pycon-us-2025-notes-in-pre.md | 1672 | fails | 1, 1367, 17 s, 1 |
 /// | devconf-markdown.md | 2155 | 6, 2508, 36 s, 3 | 1, 1674, 15 s, 1 |
 /// | platform-summit-plain.txt | 2383 | 7, 2693, 37 s, 4 | 1, 1693, 6 s, 1 |
 /// | datastore-days-long.md | 5194 | 12, 5348, 27 s, 8 | fails |
-/// | seed (kubecon-eu-2024) | 7997 | 18, 8333, 48 s, 10 | does not fit 8192 |
+/// | seed (kubecon-eu-2024) | 7997 | 18, 8333, 33-48 s, 10 | does not fit 8192 |
+/// | seed, `num_ctx` 16384 | 7997 | 18, 8333, 34 s, 10 | 1, 5287, 22 s, 1 |
 ///
-/// One call is always cheaper (7-37% fewer prompt tokens, a fraction of the wall time: no
-/// per-call template and no repeated decoding), but this model answers about one usable
-/// takeaway per call: the whole document gave one takeaway where the sections gave up to eight,
-/// and none at all on 4 of the 8 writeups the sections summarized. Cheaper is not better here,
-/// so the threshold is the smallest that changes nothing. With a stronger model, measure again
-/// (`bench/live.sh FILE...`) before raising it; a higher value changes the requests for short
-/// writeups, so their recorded fixtures must be recorded again.
+/// (The seed's estimate does not fit `num_ctx` 8192 with the budget's margin, although its real
+/// 4,981 tokens would: hence the run at 16384.) One call is always cheaper (17-37% fewer prompt
+/// tokens, less wall time: no per-call template, no repeated decoding), but this model answers
+/// about one usable takeaway per call: the whole document gave one takeaway where the sections
+/// gave up to ten, and none at all on 4 of the 9 writeups the sections summarized. Cheaper is
+/// not better here, so the threshold is the smallest that changes nothing. With a stronger
+/// model, measure again (`bench/live.sh FILE...`) before raising it; a higher value changes the
+/// requests for short writeups, so their recorded fixtures must be recorded again.
 pub const AUTO_WHOLE_MAX_TOKENS: usize = split::DEFAULT_TARGET_TOKENS;
 
 /// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
@@ -186,7 +197,7 @@ pub enum PipelineError {
     },
     /// Nothing is left to print: the model's answers were empty, or every candidate was dropped
     /// as off-text (an echo of the prompt, a restatement of the title or of a bare heading).
-    #[error("no takeaways left from {chunks} chunks: the model answered {candidates} usable candidates, and none survived the checks that drop echoes of the prompt and restated titles or headings; a larger --model usually helps (`--format json` shows the stats)")]
+    #[error("no takeaways left from {chunks} chunks ({candidates} candidates reached ranking): every answer of the model was empty or dropped by the checks against echoes of the prompt, restated titles and bare headings; a larger --model usually helps")]
     NoTakeaways {
         /// Chunks processed.
         chunks: usize,

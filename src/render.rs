@@ -29,7 +29,8 @@ pub fn render(summary: &Summary, format: Format) -> String {
 }
 
 fn sentence(s: &str) -> String {
-    let s = s.trim();
+    // A clause cut short ("Containers,") ends with a full stop, not ",.".
+    let s = s.trim().trim_end_matches([',', ';', ':']).trim_end();
     if s.is_empty() || s.ends_with(['.', '!', '?', '…', '。', '！', '？']) {
         s.to_string()
     } else {

