@@ -236,7 +236,8 @@ pub struct PipelineArgs {
 
     /// How the writeup is cut into model calls: `sections` (one call per chunk of sections, then
     /// merge and rank), `whole` (one call over the whole writeup when it fits num_ctx, then the
-    /// same ranking), or `auto` (whole for short writeups, sections for the others).
+    /// same ranking), or `auto` (whole only for a writeup short enough to be one chunk anyway:
+    /// with small models the sections give more and better takeaways).
     #[arg(long, value_enum, default_value_t = pipeline::Strategy::Auto)]
     pub strategy: pipeline::Strategy,
 

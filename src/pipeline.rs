@@ -66,9 +66,9 @@ pub enum Strategy {
 /// than `--chunk-tokens`): one chunk, so that `auto` sends a body whole only when the section
 /// split would make that single call anyway.
 ///
-/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `num_predict` 512,
-/// `--no-cache`, one run each; wall times are noisy, ±40% between identical runs on the shared
-/// server):
+/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `num_predict` 512 (the
+/// failures repeat at 1024), `--no-cache`, one run each; wall times are noisy, ±40% between
+/// identical runs on the shared server):
 ///
 /// | writeup | estimate | sections: calls, prompt tokens, wall, takeaways | whole |
 /// |---|---|---|---|

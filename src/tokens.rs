@@ -32,7 +32,7 @@ pub struct Counts {
 impl Counts {
     /// The counts of `text`.
     ///
-    /// ASCII bytes are classified by a table ([`ASCII_WORD`]): 6× faster than classifying each
+    /// ASCII bytes are classified by a table (`ASCII_WORD`): 6× faster than classifying each
     /// `char`, and this is the hot loop of `split` (text-splitter sizes many candidate chunks).
     pub fn of(text: &str) -> Self {
         let bytes = text.as_bytes();
