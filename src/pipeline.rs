@@ -391,6 +391,13 @@ pub async fn summarize(
     };
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut missing = Vec::new();
+    // Computed once: the title block of a plain-text writeup is found by scanning the body.
+    let names = names_of(doc, &title);
+    let ctx = extract::DocContext {
+        title: &title,
+        names: &names,
+        body: &doc.body,
+    };
     progress.start(chunks.len());
     for chunk in &chunks {
         let label = extract::section_labels(chunk).join("; ");
@@ -399,8 +406,8 @@ pub async fn summarize(
             llm,
             prompts,
             &call,
-            &title,
-            doc,
+            ctx,
+            doc.format,
             chunk,
             candidates.len(),
             &mut stats,
@@ -485,8 +492,8 @@ async fn extract_with_resplit(
     llm: &Llm,
     prompts: &Prompts,
     call: &CallSettings,
-    title: &str,
-    doc: &Document,
+    ctx: extract::DocContext<'_>,
+    format: crate::input::BodyFormat,
     chunk: &Chunk,
     first_ordinal: usize,
     stats: &mut Stats,
@@ -495,20 +502,7 @@ async fn extract_with_resplit(
     let mut out: Vec<Candidate> = Vec::new();
     while let Some((c, depth)) = queue.pop() {
         stats.chunks += 1;
-        match extract::extract_chunk(
-            llm,
-            prompts,
-            call,
-            extract::DocContext {
-                title,
-                names: &names_of(doc, title),
-                body: &doc.body,
-            },
-            &c,
-            first_ordinal + out.len(),
-        )
-        .await
-        {
+        match extract::extract_chunk(llm, prompts, call, ctx, &c, first_ordinal + out.len()).await {
             Ok((found, responses)) => {
                 add_stats(stats, &responses);
                 out.extend(found);
@@ -519,7 +513,7 @@ async fn extract_with_resplit(
                 stats.model_calls += 1;
                 stats.retries += 1;
                 stats.chunks -= 1;
-                let halves = split::resplit(&doc.body, doc.format, &c, c.est_tokens.div_ceil(2));
+                let halves = split::resplit(ctx.body, format, &c, c.est_tokens.div_ceil(2));
                 // Reverse so the first half is popped first: candidates stay in document order.
                 for h in halves.into_iter().rev() {
                     queue.push((h, depth + 1));
