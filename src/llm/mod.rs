@@ -673,9 +673,19 @@ impl Llm {
     async fn get_json(&self, path: &str, model: &str) -> Result<Value, LlmError> {
         let url = format!("{}{path}", self.base);
         let (resp, _) = self.send(Method::GET, &url, None, model, None).await?;
+        self.read_json(&url, resp).await
+    }
+
+    /// Reads a whole (non-streamed) JSON answer under the idle timeout and parses it as `T`.
+    /// Errors: [`LlmError::Stream`] when the body stalls, breaks or does not parse.
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        resp: reqwest::Response,
+    ) -> Result<T, LlmError> {
         let bytes = tokio::time::timeout(self.idle, resp.bytes())
             .await
-            .map_err(|_| self.idle_error(&url))?
+            .map_err(|_| self.idle_error(url))?
             .map_err(|e| {
                 LlmError::Stream(format!("reading the answer of {url}: {}", causes(&e)))
             })?;
@@ -698,14 +708,7 @@ impl Llm {
         let resp = self
             .post(&url, &serde_json::json!({ "model": model }), model, None)
             .await?;
-        let bytes = tokio::time::timeout(self.idle, resp.bytes())
-            .await
-            .map_err(|_| self.idle_error(&url))?
-            .map_err(|e| {
-                LlmError::Stream(format!("reading the answer of {url}: {}", causes(&e)))
-            })?;
-        let info: ollama_rs::models::ModelInfo = serde_json::from_slice(&bytes)
-            .map_err(|e| LlmError::Stream(format!("unreadable answer from {url}: {e}")))?;
+        let info: ollama_rs::models::ModelInfo = self.read_json(&url, resp).await?;
         let context_length = context_length_of(&info.model_info);
         if let Some(dir) = &self.record {
             record::write_show(dir, model, context_length)?;
