@@ -12,6 +12,9 @@
 //! against `../shared/ollama-standin` (SmolLM2-135M behind Ollama's API). When the prompts, the
 //! split or the request body change, record again with that command and review the snapshots.
 
+mod common;
+use common::{closed_port_url, takeaways};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -34,24 +37,6 @@ const GOOD: &[&str] = &[
     "rustconf-mini.md",
 ];
 const BAD: &[&str] = &["binary.md", "blank.txt", "empty.md"];
-
-fn takeaways() -> Command {
-    let mut cmd = Command::cargo_bin("takeaways").unwrap();
-    cmd.env("SOURCE_DATE_EPOCH", "1764374400")
-        .env_remove("OLLAMA_HOST")
-        .env_remove("TAKEAWAYS_MODEL")
-        .env("TAKEAWAYS_CACHE_DIR", tempfile::tempdir().unwrap().keep())
-        .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml");
-    cmd
-}
-
-/// A port with nothing listening on it: a live model call would fail.
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
-}
 
 /// `takeaways batch DIR -o OUT` replaying `replay`, with the options the recordings were made with.
 fn batch(dir: &Path, out: &Path, replay: &Path) -> Command {

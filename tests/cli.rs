@@ -1,29 +1,13 @@
 //! End-to-end tests of the `takeaways` binary: exit codes, messages, and the request body it
 //! sends to a real local HTTP server. No model and no network beyond 127.0.0.1.
 
-use assert_cmd::Command;
+mod common;
+use common::{closed_port_url, takeaways};
+
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn takeaways() -> Command {
-    let mut cmd = Command::cargo_bin("takeaways").unwrap();
-    cmd.env("SOURCE_DATE_EPOCH", "1764374400")
-        .env_remove("OLLAMA_HOST")
-        .env_remove("TAKEAWAYS_MODEL")
-        .env("TAKEAWAYS_CACHE_DIR", tempfile::tempdir().unwrap().keep())
-        .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml");
-    cmd
-}
-
-/// A port with nothing listening on it.
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
-}
 
 #[test]
 fn empty_input_says_nothing_to_summarize_and_calls_no_model() {

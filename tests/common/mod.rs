@@ -1,0 +1,24 @@
+//! Helpers shared by the integration tests that run the `takeaways` binary.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use assert_cmd::Command;
+
+/// The binary with a fixed date (`SOURCE_DATE_EPOCH`), a private empty answer cache, no config
+/// file, and none of the user's `OLLAMA_HOST` / `TAKEAWAYS_MODEL`.
+pub fn takeaways() -> Command {
+    let mut cmd = Command::cargo_bin("takeaways").unwrap();
+    cmd.env("SOURCE_DATE_EPOCH", "1764374400")
+        .env_remove("OLLAMA_HOST")
+        .env_remove("TAKEAWAYS_MODEL")
+        .env("TAKEAWAYS_CACHE_DIR", tempfile::tempdir().unwrap().keep())
+        .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml");
+    cmd
+}
+
+/// A URL of a port with nothing listening on it: a live model call there fails.
+pub fn closed_port_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
