@@ -1,6 +1,6 @@
 //! `cargo bench` (divan): the work takeaways does around the model calls.
 //!
-//! - `split_generated`: [`split::chunks`] (sections, then chunks under the default budget) on a
+//! - `split_generated`: [`split::outline`] then [`split::chunks`] (sections, then chunks under the default budget) on a
 //!   ~5 MB Markdown writeup generated here (headings, bold pseudo-headings, nested lists, code
 //!   fences with `#` lines, tables, CJK paragraphs); throughput in bytes/s.
 //! - `split_corpus_longest`: the same on `../shared/corpus/springone-2021-notes.md`, read at bench
@@ -58,7 +58,7 @@ fn corpus_path() -> PathBuf {
 /// The chunk budget of a default run (`num_ctx` 8192, default prompts and chunk target).
 fn default_budget(doc: &Document) -> Budget {
     let prompts = Prompts::new(None).expect("built-in prompts");
-    pipeline::budget(doc, &prompts, &settings(), 8192).expect("budget")
+    pipeline::budget(&split::outline(doc), &prompts, &settings(), 8192).expect("budget")
 }
 
 /// The settings of `takeaways summarize FILE --model smollm2:135m --num-ctx 8192`.
@@ -74,7 +74,6 @@ fn settings() -> Settings {
         target_tokens: split::DEFAULT_TARGET_TOKENS,
         final_pass: true,
         keep_going: false,
-        date: "2025-06-14".into(),
         strategy: Strategy::Auto,
     }
 }
@@ -247,18 +246,20 @@ pub fn generated_writeup(bytes: usize) -> String {
 fn split_generated(bencher: Bencher) {
     let doc = markdown(generated_writeup(GENERATED_BYTES));
     let budget = default_budget(&doc);
-    bencher
-        .counter(BytesCount::new(doc.body.len()))
-        .bench(|| split::chunks(divan::black_box(&doc), budget));
+    bencher.counter(BytesCount::new(doc.body.len())).bench(|| {
+        let doc = divan::black_box(&doc);
+        split::chunks(doc, &split::outline(doc), budget)
+    });
 }
 
 #[divan::bench(sample_count = 20)]
 fn split_corpus_longest(bencher: Bencher) {
     let doc = input::read_path(&corpus_path()).expect("corpus file");
     let budget = default_budget(&doc);
-    bencher
-        .counter(BytesCount::new(doc.body.len()))
-        .bench(|| split::chunks(divan::black_box(&doc), budget));
+    bencher.counter(BytesCount::new(doc.body.len())).bench(|| {
+        let doc = divan::black_box(&doc);
+        split::chunks(doc, &split::outline(doc), budget)
+    });
 }
 
 /// Everything a replay run needs, read once.
@@ -296,6 +297,7 @@ impl Replay {
                 &self.llm,
                 &self.prompts,
                 &settings(),
+                "2025-06-14",
                 &NoProgress,
             ))
             .expect("replayed summary");
@@ -330,7 +332,7 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 fn table() {
     let split_line = |name: &str, doc: &Document, runs: usize| {
         let budget = default_budget(doc);
-        let t = median(runs, || split::chunks(doc, budget));
+        let t = median(runs, || split::chunks(doc, &split::outline(doc), budget));
         println!("{name}\t{}\t{:.6}", doc.body.len(), t.as_secs_f64());
     };
     split_line(

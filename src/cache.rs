@@ -7,26 +7,26 @@
 //! - the cache format version;
 //! - the model name and its digest (from Ollama's `/api/tags`: a re-pulled or re-created model
 //!   under the same name gets a new digest, so old answers are not reused);
-//! - the whole `/api/chat` body ([`crate::llm::chat_body`]): messages, `format` schema, `options`
-//!   (`num_ctx`, `num_predict`, `temperature`, `seed`, `repeat_penalty`), `think`, `truncate`,
-//!   `shift`.
+//! - the whole request body the caller sends (for Ollama, `llm::chat_body`: messages, `format`
+//!   schema, `options` (`num_ctx`, `num_predict`, `temperature`, `seed`, `repeat_penalty`),
+//!   `think`, `truncate`, `shift`).
 //!
 //! An entry is pretty JSON `{"format": N, "key": "…", "model": "…", "digest": "…", "response":
-//! <ChatResponse>}`. It is written atomically (a temporary file in the same directory, then a
-//! rename), so an interrupted run leaves no half entry. An entry that cannot be read, is not JSON
-//! of that shape, or names another key or version is treated as missing ([`Lookup::Corrupt`]) and
-//! is overwritten by the next live answer: a broken cache is never fatal.
+//! <answer>}`; the answer type is the caller's (any serde type), so this module knows nothing of
+//! the model client above it. It is written with [`crate::atomic::write`], so an interrupted run
+//! leaves no half entry. An entry that cannot be read, is not JSON of that shape, or names
+//! another key or version is treated as missing ([`Lookup::Corrupt`]) and is overwritten by the
+//! next live answer: a broken cache is never fatal.
 //!
 //! The directory: `$TAKEAWAYS_CACHE_DIR` when set, else the platform cache directory
 //! (`directories::ProjectDirs::from("", "", "takeaways").cache_dir()`, e.g.
 //! `~/.cache/takeaways` on Linux, `~/Library/Caches/takeaways` on macOS).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
-
-use crate::llm::ChatResponse;
 
 /// Version of the entry format and key recipe; bumping it makes every old entry a miss (old
 /// entries stay in `chat-v<old>/` until `takeaways cache clear`).
@@ -72,16 +72,58 @@ pub fn entry_key(model: &str, digest: &str, body: &Value) -> String {
         "digest": digest,
         "request": body,
     });
-    blake3::hash(crate::llm::canonical_json(&keyed).as_bytes())
+    blake3::hash(canonical_json(&keyed).as_bytes())
         .to_hex()
         .to_string()
 }
 
+/// Compact JSON with object keys sorted (byte order) at every level: the same text for the same
+/// value whatever the key order, so it can be hashed into a key (cache entries, recordings).
+///
+/// The sort is done here, not left to `serde_json::Map`: ollama-rs turns on serde_json's
+/// `preserve_order` feature, so a `Map` keeps insertion order in this build (and feature
+/// unification can differ between the binary and test builds).
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 /// The result of [`Cache::get`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup {
+pub enum Lookup<T> {
     /// The stored answer.
-    Hit(ChatResponse),
+    Hit(T),
     /// No entry.
     Miss,
     /// An entry that cannot be used (the reason); it is replaced by the next [`Cache::put`].
@@ -98,12 +140,12 @@ pub struct CacheInfo {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Entry {
+struct Entry<T> {
     format: u32,
     key: String,
     model: String,
     digest: String,
-    response: ChatResponse,
+    response: T,
 }
 
 /// A cache rooted at one directory (created on the first write).
@@ -133,14 +175,14 @@ impl Cache {
     }
 
     /// The stored answer for `key`. Never an error: an unreadable entry is [`Lookup::Corrupt`].
-    pub fn get(&self, key: &str) -> Lookup {
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Lookup<T> {
         let path = self.entry_path(key);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
             Err(e) => return Lookup::Corrupt(format!("{}: {e}", path.display())),
         };
-        match serde_json::from_slice::<Entry>(&bytes) {
+        match serde_json::from_slice::<Entry<T>>(&bytes) {
             Ok(entry) if entry.format == CACHE_FORMAT_VERSION && entry.key == key => {
                 Lookup::Hit(entry.response)
             }
@@ -152,17 +194,18 @@ impl Cache {
         }
     }
 
-    /// Stores `response` under `key`, atomically (a temporary file renamed into place),
-    /// replacing any entry there.
+    /// Stores `response` under `key` ([`crate::atomic::write`]), replacing any entry there.
+    /// Callers store only answers that passed their checks: a bad answer must not be replayed
+    /// to every later run.
     ///
     /// Errors: the directory cannot be created or written (callers ignore it: the cache is an
     /// optimisation).
-    pub fn put(
+    pub fn put<T: Serialize>(
         &self,
         key: &str,
         model: &str,
         digest: &str,
-        response: &ChatResponse,
+        response: &T,
     ) -> std::io::Result<()> {
         let path = self.entry_path(key);
         let dir = path.parent().unwrap_or(&self.dir);
@@ -172,17 +215,11 @@ impl Cache {
             key: key.to_owned(),
             model: model.to_owned(),
             digest: digest.to_owned(),
-            response: response.clone(),
+            response,
         };
         let mut text = serde_json::to_string_pretty(&entry).map_err(std::io::Error::other)?;
         text.push('\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".entry-")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
+        crate::atomic::write(&path, text.as_bytes())
     }
 
     /// Counts entries and bytes. A missing directory is an empty cache.
@@ -237,13 +274,17 @@ impl Cache {
 mod tests {
     use super::*;
 
-    fn answer(text: &str) -> ChatResponse {
-        ChatResponse {
-            content: text.into(),
-            done_reason: Some("stop".into()),
-            eval_count: Some(3),
-            ..Default::default()
-        }
+    fn answer(text: &str) -> Value {
+        json!({"content": text, "done_reason": "stop", "eval_count": 3})
+    }
+
+    #[test]
+    fn canonical_sorts_keys_at_every_level() {
+        let v = json!({"b": 1, "a": {"d": [ {"z": 1, "y": 2} ], "c": "x"}});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":"x","d":[{"y":2,"z":1}]},"b":1}"#
+        );
     }
 
     #[test]
@@ -267,7 +308,7 @@ mod tests {
         let cache = Cache::new(dir.path().join("c"));
         assert_eq!(cache.info().unwrap(), CacheInfo::default());
         let key = entry_key("m", "d", &json!({}));
-        assert_eq!(cache.get(&key), Lookup::Miss);
+        assert_eq!(cache.get::<Value>(&key), Lookup::Miss);
         cache.put(&key, "m", "d", &answer("one")).unwrap();
         assert_eq!(cache.get(&key), Lookup::Hit(answer("one")));
         let info = cache.info().unwrap();
@@ -279,7 +320,7 @@ mod tests {
         // A file of the user's in the root survives `clear`.
         std::fs::write(dir.path().join("c/keep.txt"), "mine").unwrap();
         assert_eq!(cache.clear().unwrap(), info);
-        assert_eq!(cache.get(&key), Lookup::Miss);
+        assert_eq!(cache.get::<Value>(&key), Lookup::Miss);
         assert_eq!(cache.info().unwrap(), CacheInfo::default());
         assert!(dir.path().join("c/keep.txt").exists());
     }
@@ -291,7 +332,7 @@ mod tests {
         let key = entry_key("m", "d", &json!({"a": 1}));
         cache.put(&key, "m", "d", &answer("x")).unwrap();
         std::fs::write(cache.entry_path(&key), "{ truncated").unwrap();
-        assert!(matches!(cache.get(&key), Lookup::Corrupt(_)));
+        assert!(matches!(cache.get::<Value>(&key), Lookup::Corrupt(_)));
         cache.put(&key, "m", "d", &answer("y")).unwrap();
         assert_eq!(cache.get(&key), Lookup::Hit(answer("y")));
 
@@ -299,6 +340,6 @@ mod tests {
         let other = entry_key("m", "d", &json!({"a": 2}));
         std::fs::create_dir_all(cache.entry_path(&other).parent().unwrap()).unwrap();
         std::fs::copy(cache.entry_path(&key), cache.entry_path(&other)).unwrap();
-        assert!(matches!(cache.get(&other), Lookup::Corrupt(_)));
+        assert!(matches!(cache.get::<Value>(&other), Lookup::Corrupt(_)));
     }
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_ENV: &str = "TAKEAWAYS_CONFIG";
 /// Environment variable for the model.
 pub const ENV_MODEL: &str = "TAKEAWAYS_MODEL";
-/// Environment variable for the server (Ollama's own, DESIGN.md fact 7).
+/// Environment variable for the server (Ollama's own, docs/ARCHITECTURE.md, Ollama fact 7).
 pub const ENV_HOST: &str = "OLLAMA_HOST";
 /// Environment variable for the number of takeaways.
 pub const ENV_TOP: &str = "TAKEAWAYS_TOP";
@@ -36,10 +36,11 @@ pub const ENV_NUM_CTX: &str = "TAKEAWAYS_NUM_CTX";
 /// Environment variable for the prompt templates directory.
 pub const ENV_PROMPTS: &str = "TAKEAWAYS_PROMPTS";
 
-/// The model used when nothing else names one.
-pub const DEFAULT_MODEL: &str = crate::cli::DEFAULT_MODEL;
+/// The model used when nothing else names one: Meta's Llama 3.2 3B instruct, a small model that
+/// many Ollama users already have (`ollama pull llama3.2:3b`).
+pub const DEFAULT_MODEL: &str = "llama3.2:3b";
 /// The server used when nothing else names one (where `ollama serve` listens).
-pub const DEFAULT_HOST: &str = "http://127.0.0.1:11434";
+pub use crate::llm::DEFAULT_HOST;
 /// How many takeaways are printed by default.
 pub const DEFAULT_TOP: u16 = 10;
 /// Allowed `top` values.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::cache::{self, Cache};
 use crate::config::{self, ConfigError, Flags, Loaded, PathOrigin, Resolved};
+use crate::exit::Exit;
 use crate::llm::{Llm, LlmConfig, LlmError};
 use crate::pipeline::{NUM_CTX_CAP, NUM_CTX_FALLBACK};
 use crate::prompts::{self, Prompts};
@@ -71,19 +72,20 @@ impl Report {
             .count()
     }
 
-    /// The exit code: 0, 3 when the server or the model failed, else 1.
-    pub fn exit_code(&self) -> i32 {
+    /// The exit status: [`Exit::Setup`] when the server or the model failed, [`Exit::Failed`]
+    /// when anything else did, else [`Exit::Ok`].
+    pub fn exit(&self) -> Exit {
         let failed = |item: &str| {
             self.lines
                 .iter()
                 .any(|l| l.status == Status::Fail && l.item == item)
         };
         if failed("server") || failed("model") {
-            3
+            Exit::Setup
         } else if self.failures() > 0 {
-            1
+            Exit::Failed
         } else {
-            0
+            Exit::Ok
         }
     }
 }
@@ -451,11 +453,11 @@ mod tests {
         let mut r = Report::default();
         r.push(Status::Ok, "server", "fine");
         r.push(Status::Warn, "context", "hmm");
-        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.exit(), Exit::Ok);
         r.push(Status::Fail, "prompts", "broken");
-        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.exit(), Exit::Failed);
         r.push(Status::Fail, "model", "missing");
-        assert_eq!(r.exit_code(), 3);
+        assert_eq!(r.exit(), Exit::Setup);
         assert_eq!(r.failures(), 2);
         assert!(r.to_string().contains("FAIL  model    missing\n"));
     }

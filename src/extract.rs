@@ -2,7 +2,7 @@
 //! takeaways, each with the model's importance and a supporting quote that is looked up in the
 //! chunk (grounding).
 //!
-//! Structured output follows DESIGN.md fact 5: `format` carries a JSON schema, ```json fences and
+//! Structured output follows docs/ARCHITECTURE.md, Ollama fact 5: `format` carries a JSON schema, ```json fences and
 //! `<think>` blocks are stripped, the answer is validated, an invalid one gets one retry that
 //! says what was wrong, then a clear error quoting the start of the raw answer.
 
@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, Llm, LlmError, Message, Options, Reply};
 use crate::prompts::{ExtractVars, PromptError, Prompts};
-use crate::split::{self, Chunk};
+use crate::text::{content_tokens, fold_space, strip_markup};
 use crate::tokens;
+use crate::types::{Candidate, Chunk};
 
 /// Most takeaways asked of one chunk.
 pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 4;
@@ -51,30 +52,6 @@ fn importance_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "integer", "enum": [1, 2, 3, 4, 5] })
 }
 
-/// A takeaway candidate from one chunk, before merging and ranking.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Candidate {
-    /// Index of the chunk it came from.
-    pub chunk: usize,
-    /// Position among all candidates of the document (chunk order, then answer order); the
-    /// deterministic tie-breaker of the ranking.
-    pub ordinal: usize,
-    /// Short headline.
-    pub headline: String,
-    /// One-sentence detail.
-    pub detail: String,
-    /// The model's importance, 1..=5.
-    pub importance: u8,
-    /// The supporting quote the model gave.
-    pub quote: String,
-    /// Whether the quote was found in the chunk text (after folding case, punctuation and
-    /// white space). A quote that is not there is a hallucination signal.
-    pub quote_found: bool,
-    /// Heading path of the section that holds the quote; when the quote was not found, of the
-    /// part of the chunk that shares the most words with the headline and detail.
-    pub heading_path: Vec<String>,
-}
-
 /// Why the map step failed for a chunk.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
@@ -96,7 +73,8 @@ pub enum ExtractError {
     },
 }
 
-/// The settings of every call in a run (one `num_ctx` for the whole run: DESIGN.md fact 3).
+/// The settings of every call in a run (one `num_ctx` for the whole run: docs/ARCHITECTURE.md,
+/// Ollama fact 3).
 #[derive(Debug, Clone)]
 pub struct CallSettings {
     /// Ollama model name.
@@ -245,16 +223,39 @@ fn check_answer(a: &ExtractAnswer) -> Result<(), String> {
     Ok(())
 }
 
-/// What the map step needs to know of the document a chunk comes from.
+/// What the map step needs to know of the document a chunk comes from, computed once per
+/// document.
 #[derive(Debug, Clone, Copy)]
 pub struct DocContext<'a> {
     /// The writeup's title, for the prompt.
     pub title: &'a str,
-    /// The title plus, for plain text, the lines of its title block (newline-separated): a
-    /// headline that only restates them is dropped.
+    /// The title plus, for plain text, the lines of its title block (newline-separated,
+    /// `Outline::names`): a headline that only restates them is dropped.
     pub names: &'a str,
     /// The document body the chunk's byte ranges index into.
     pub body: &'a str,
+    /// The prompt's own lines ([`instruction_lines`]): a headline that repeats one of them is
+    /// an echo of the instructions, not a takeaway.
+    pub instructions: &'a [String],
+}
+
+/// The non-blank lines of the map-step prompt rendered without any writeup (no title, sections
+/// or text): what a headline that echoes the instructions ("The point in at most 12 words")
+/// repeats. Rendered once per document, not once per chunk.
+///
+/// Errors: a template fails to render.
+pub fn instruction_lines(prompts: &Prompts) -> Result<Vec<String>, PromptError> {
+    Ok(prompts
+        .extract_messages(&ExtractVars {
+            title: "",
+            sections: Vec::new(),
+            chunk: "",
+            max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
+        })?
+        .iter()
+        .flat_map(|m| m.content.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect())
 }
 
 /// The map step for one chunk: renders the prompt, calls the model, grounds the quotes.
@@ -268,30 +269,21 @@ pub async fn extract_chunk(
     chunk: &Chunk,
     first_ordinal: usize,
 ) -> Result<(Vec<Candidate>, Vec<Reply>), ExtractError> {
-    let DocContext { title, names, body } = doc;
+    let DocContext {
+        title,
+        names,
+        body,
+        instructions,
+    } = doc;
     let text = chunk.text(body);
     let prompt_text = chunk.prompt_text(body);
     let vars = ExtractVars {
         title,
-        sections: section_labels(chunk),
+        sections: chunk.section_labels(),
         chunk: &prompt_text,
         max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
     };
     let messages = prompts.extract_messages(&vars)?;
-    // The prompt's own lines, rendered without the writeup's title, sections and text: a
-    // headline that repeats one of them echoes the instructions ("The point in at most 12
-    // words"); it is not a takeaway.
-    let instructions: Vec<String> = prompts
-        .extract_messages(&ExtractVars {
-            title: "",
-            sections: Vec::new(),
-            chunk: "",
-            max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
-        })?
-        .iter()
-        .flat_map(|m| m.content.lines().map(str::to_string).collect::<Vec<_>>())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
     let (answer, responses) =
         call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
     let candidates = answer
@@ -300,13 +292,13 @@ pub async fn extract_chunk(
         .map(|mut t| {
             // Clean first, then judge: a headline such as `<img src=…>` is empty once its
             // markup is gone, and must be dropped, not printed as `****`.
-            t.headline = shorten_cut(&tidy(&t.headline), HEADLINE_MAX_CHARS);
-            t.detail = tidy(&t.detail);
+            t.headline = shorten_cut(&strip_markup(&t.headline), HEADLINE_MAX_CHARS);
+            t.detail = strip_markup(&t.detail);
             t.quote = fold_space(&t.quote);
             t
         })
         .filter(|t| t.headline.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
-        .filter(|t| !crate::rank::is_off_text(&t.headline, names, text))
+        .filter(|t| !is_off_text(&t.headline, names, text))
         .filter(|t| !instructions.iter().any(|l| echoes(&t.headline, l)))
         .take(MAX_TAKEAWAYS_PER_CHUNK)
         .enumerate()
@@ -320,7 +312,7 @@ pub async fn extract_chunk(
                 chunk: chunk.index,
                 ordinal: first_ordinal + i,
                 // A detail that is debris or echoes the prompt is dropped; the headline stays.
-                detail: if crate::rank::is_off_text(&t.detail, names, text) {
+                detail: if is_off_text(&t.detail, names, text) {
                     String::new()
                 } else {
                     t.detail
@@ -339,28 +331,16 @@ pub async fn extract_chunk(
 /// Heading path of the chunk part whose text shares the most content words with `text` (the
 /// first part on a tie): where a takeaway without a found quote most likely comes from.
 fn best_part(body: &str, chunk: &Chunk, text: &str) -> Vec<String> {
-    let words = crate::rank::content_tokens(text);
+    let words = content_tokens(text);
     let mut best = (0usize, &chunk.parts[0]);
     for part in &chunk.parts {
-        let part_words = crate::rank::content_tokens(&body[part.range.clone()]);
+        let part_words = content_tokens(&body[part.range.clone()]);
         let shared = words.intersection(&part_words).count();
         if shared > best.0 {
             best = (shared, part);
         }
     }
     best.1.heading_path.clone()
-}
-
-/// Distinct heading-path labels of a chunk's parts, in order.
-pub fn section_labels(chunk: &Chunk) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for p in &chunk.parts {
-        let l = split::label(&p.heading_path);
-        if !out.contains(&l) {
-            out.push(l);
-        }
-    }
-    out
 }
 
 /// Longest headline in characters: the schema's `maxLength`, which the server's grammar
@@ -370,9 +350,40 @@ pub const HEADLINE_MAX_CHARS: usize = 100;
 /// True when `headline` repeats a line of the instructions: most of its content words are in
 /// that line.
 fn echoes(headline: &str, instruction_line: &str) -> bool {
-    let h = crate::rank::content_tokens(headline);
-    let l = crate::rank::content_tokens(instruction_line);
+    let h = content_tokens(headline);
+    let l = content_tokens(instruction_line);
     !h.is_empty() && h.intersection(&l).count() * 3 >= h.len() * 2
+}
+
+/// True when generated text is broken: template or JSON debris such as `{{#x}}` or `} ,{`,
+/// which small models emit when they lose the thread; prose takeaways never hold braces.
+pub fn is_broken(text: &str) -> bool {
+    text.contains(['{', '}'])
+}
+
+/// True when at least 80% of the content words of `headline` are in `title`: it names the
+/// writeup, it says nothing about it ("The key takeaways from KubeCon EU2024 Paris").
+fn restates(headline: &str, title: &str) -> bool {
+    let h = content_tokens(headline);
+    let t = content_tokens(title);
+    !h.is_empty() && h.intersection(&t).count() * 5 >= h.len() * 4
+}
+
+/// True when a candidate's headline is not about its chunk: it restates the writeup's title
+/// (`title` may hold several lines: the title block of a plain-text writeup), or fewer than half of its content words occur in the chunk (small models echo the prompt's
+/// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
+pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
+    // A headline ending in a colon is a lead-in ("The three key takeaways are:"), not a point.
+    if restates(headline, title) || is_broken(headline) || headline.trim_end().ends_with(':') {
+        return true;
+    }
+    let words = content_tokens(headline);
+    if words.is_empty() {
+        return true;
+    }
+    let chunk = content_tokens(chunk_text);
+    let present = words.iter().filter(|w| chunk.contains(*w)).count();
+    present * 2 < words.len()
 }
 
 /// A headline that reached `max` characters was cut by the grammar: end it at its first
@@ -389,86 +400,6 @@ fn shorten_cut(headline: &str, max: usize) -> String {
         Some(i) => format!("{}…", headline[..i].trim_end_matches([',', ';', ':', ' '])),
         None => headline.to_string(),
     }
-}
-
-/// HTML elements whose tags [`tidy`] removes: the inline and block markup models copy from
-/// writeups. Anything else between `<` and `>` is text (`std::vector<int>`, `a < b`).
-const HTML_TAGS: &[&str] = &[
-    "a",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "del",
-    "div",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "i",
-    "img",
-    "ins",
-    "li",
-    "mark",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "u",
-    "ul",
-];
-
-/// Length of the HTML tag at the start of `s` (`<em>`, `</p>`, `<img src="x">`), if it is one
-/// of [`HTML_TAGS`] and closed by `>`.
-fn html_tag_len(s: &str) -> Option<usize> {
-    let end = s.find('>')?;
-    let inner = s[1..end].trim_start_matches('/');
-    let name: String = inner
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    let rest = &inner[name.len()..];
-    let well_formed = rest.is_empty() || rest.starts_with([' ', '/']);
-    (well_formed && HTML_TAGS.contains(&name.to_ascii_lowercase().as_str())).then_some(end + 1)
-}
-
-/// Folds white space.
-fn fold_space(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Folds white space and removes markup the model copied from the text (HTML tags of
-/// [`HTML_TAGS`], `**`, backticks), which would garble the rendered Markdown. Other `<…>` text
-/// is kept: `std::vector<int>` stays.
-fn tidy(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if c == '<' {
-            if let Some(n) = html_tag_len(rest) {
-                out.push(' ');
-                rest = &rest[n..];
-                continue;
-            }
-        }
-        if c != '*' && c != '`' {
-            out.push(c);
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    fold_space(&out)
 }
 
 /// Byte offset in `text` where `quote` starts, comparing case-folded letters and digits only
@@ -511,14 +442,6 @@ mod tests {
     }
 
     #[test]
-    fn inline_markup_is_removed() {
-        assert_eq!(
-            tidy("<em>The tooling</em>  **bundling**\n`continues`"),
-            "The tooling bundling continues"
-        );
-    }
-
-    #[test]
     fn fences_and_think_are_stripped() {
         let raw = "<think>hmm</think>\n```json\n{\"takeaways\": []}\n```";
         let a: ExtractAnswer = parse_answer(raw).unwrap();
@@ -555,5 +478,36 @@ mod tests {
         for f in ["takeaways", "headline", "detail", "importance", "quote"] {
             assert!(s.contains(f), "{s}");
         }
+    }
+
+    #[test]
+    fn off_text_headlines_are_caught() {
+        let chunk = "Platform engineering took centre stage at the event, with many talks on it.";
+        assert!(is_off_text(
+            "A highlight from the writeup",
+            "KubeCon notes",
+            chunk
+        ));
+        assert!(is_off_text("KubeCon notes", "KubeCon notes", chunk));
+        assert!(is_off_text(
+            "Platform engineering {{#x}}",
+            "KubeCon notes",
+            chunk
+        ));
+        assert!(is_off_text(
+            "Trip report",
+            "Keelhaul Summit\nTrip report",
+            chunk
+        ));
+        assert!(!is_off_text(
+            "Platform engineering took centre stage",
+            "Platform",
+            chunk
+        ));
+        assert!(!is_off_text(
+            "Platform engineering took centre stage",
+            "KubeCon notes",
+            chunk
+        ));
     }
 }

@@ -1,28 +1,34 @@
 //! takeaways: turn a long conference writeup into a short, ranked list of key takeaways with a
 //! model served by a local Ollama.
 //!
-//! The pipeline flows one way, one module per stage, plain data types between them:
+//! The pipeline flows one way, one module per stage, plain data types ([`types`]) between them
+//! (docs/ARCHITECTURE.md has the whole picture):
 //!
 //! ```text
 //! file/stdin ─► input ─► split ─► extract (map) ─► rank (reduce) ─► render
-//!              Document  Vec<Chunk>  Vec<Candidate>    Summary        text
+//!              Document  Outline,    Vec<Candidate>    Summary        text
+//!                        Vec<Chunk>
 //! ```
 //!
-//! `prompts` renders the templates, `llm` makes the model calls (live, recorded or replayed),
-//! `pipeline` wires the stages for one document, and `cli` holds the command-line surface.
+//! Imports run one way: `main` → [`cli`] → [`pipeline`] / [`batch`] / [`doctor`] → the stages
+//! ([`input`], [`split`], [`prompts`], [`extract`], [`rank`], [`render`]) → [`llm`] → [`cache`]
+//! → the plain modules ([`types`], [`text`], [`tokens`], [`atomic`], [`exit`]).
 
+pub mod atomic;
 pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod exit;
 pub mod extract;
 pub mod input;
 pub mod llm;
 pub mod pipeline;
-pub mod progress;
 pub mod prompts;
 pub mod rank;
 pub mod render;
 pub mod split;
+pub mod text;
 pub mod tokens;
+pub mod types;

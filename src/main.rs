@@ -1,6 +1,7 @@
-//! `takeaways`: parse the command line, run it, map the outcome to an exit code.
+//! `takeaways`: parse the command line, run it, end the process with the status it returns.
 
 use clap::Parser;
+use takeaways::exit::Exit;
 
 fn main() {
     let cli = takeaways::cli::Cli::parse();
@@ -11,14 +12,18 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("takeaways: cannot start the async runtime: {e}");
-            std::process::exit(1);
+            Exit::Failed.exit();
         }
     };
-    match runtime.block_on(takeaways::cli::run(cli)) {
-        Ok(()) => {}
+    let status = match runtime.block_on(takeaways::cli::run(cli)) {
+        Ok(()) => Exit::Ok,
         Err(failure) => {
             eprintln!("takeaways: {}", failure.message);
-            std::process::exit(failure.code);
+            failure.exit
         }
-    }
+    };
+    // The runtime's worker threads and the Ctrl-C handler go away before the process does, so
+    // a re-raised SIGINT meets the default action.
+    drop(runtime);
+    status.exit()
 }

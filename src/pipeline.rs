@@ -3,16 +3,21 @@
 
 use serde::Serialize;
 
-use crate::extract::{self, CallSettings, Candidate, ExtractError};
-use crate::input::Document;
+use crate::exit::Exit;
+use crate::extract::{self, CallSettings, ExtractError};
 use crate::llm::{Llm, LlmError, Options, Reply, Source};
 use crate::prompts::{ExtractVars, PromptError, Prompts, RankItem, RankVars};
-use crate::rank::{self, Takeaway};
-use crate::split::{self, Budget, Chunk};
+use crate::rank;
+use crate::split::{self, Budget};
 use crate::tokens;
+use crate::types::{
+    BodyFormat, Candidate, Chunk, Document, MissingSection, Outline, Stats, Summary, Takeaway,
+};
 
-/// What a run is asked to do. Built by the CLI from flags, environment and defaults.
-#[derive(Debug, Clone)]
+/// What a run is asked to do. Built by the CLI from flags, environment and defaults. Every
+/// field changes the summary, so batch's resume key is the JSON of this struct: a field added
+/// later is part of the key without anyone having to remember it there.
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     /// Ollama model name.
     pub model: String,
@@ -35,8 +40,6 @@ pub struct Settings {
     pub final_pass: bool,
     /// Go on past a chunk that fails, and list it as missing.
     pub keep_going: bool,
-    /// The date printed in the summary, `YYYY-MM-DD`.
-    pub date: String,
     /// One call per chunk of sections, or one call over the whole body ([`Strategy`]).
     pub strategy: Strategy,
 }
@@ -99,7 +102,7 @@ pub const AUTO_WHOLE_MAX_TOKENS: usize = split::DEFAULT_TARGET_TOKENS;
 pub const NUM_CTX_CAP: u32 = 8192;
 
 /// `num_ctx` when neither the flag nor `/api/show` gives one: the smallest default of current
-/// Ollama versions (DESIGN.md, fact 4).
+/// Ollama versions (docs/ARCHITECTURE.md, Ollama fact 4).
 pub const NUM_CTX_FALLBACK: u32 = 2048;
 
 /// Default `repeat_penalty`: Ollama's documented default of 1.1 was not enough to stop
@@ -113,70 +116,6 @@ pub const DEFAULT_NUM_PREDICT: u32 = 1024;
 
 /// How many times a chunk is split again after a call showed it did not fit.
 const MAX_RESPLITS: usize = 3;
-
-/// The result of the whole pipeline for one document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// The writeup's title (front matter, H1, title line, or the file name).
-    pub title: String,
-    /// The input path as given (`-` for stdin).
-    pub source: String,
-    /// Author from front matter.
-    pub author: Option<String>,
-    /// Date from front matter.
-    pub written: Option<String>,
-    /// The model used.
-    pub model: String,
-    /// The day the summary was made, `YYYY-MM-DD`.
-    pub generated: String,
-    /// The ranked takeaways.
-    pub takeaways: Vec<Takeaway>,
-    /// Sections whose chunk failed (only with `keep_going`): label and error.
-    pub missing_sections: Vec<MissingSection>,
-    /// Things the reader should know (e.g. the final pass failed and the code's order is used).
-    pub notes: Vec<String>,
-    /// Counts and timings.
-    pub stats: Stats,
-}
-
-/// A section the summary does not cover because its model call failed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MissingSection {
-    /// Heading-path label.
-    pub section: String,
-    /// The error, one line.
-    pub error: String,
-}
-
-/// Counts and timings of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Stats {
-    /// `num_ctx` used for every call.
-    pub num_ctx: u32,
-    /// Chunks after splitting (and re-splitting).
-    pub chunks: usize,
-    /// Model calls made (including retries after invalid answers); answers from the cache are
-    /// not model calls.
-    pub model_calls: usize,
-    /// Calls answered from the answer cache ([`crate::cache`]) instead of the model.
-    pub cache_hits: usize,
-    /// Calls repeated after an invalid answer or a truncated prompt.
-    pub retries: usize,
-    /// Requests repeated after a broken connection or an HTTP 5xx (of the calls that succeeded
-    /// in the end).
-    pub network_retries: usize,
-    /// Candidates before merging.
-    pub candidates: usize,
-    /// Estimated tokens of the document body.
-    pub document_tokens_estimate: usize,
-    /// Sum of Ollama `prompt_eval_count` over the model calls of this run (tokens; cached
-    /// answers add nothing).
-    pub prompt_eval_count: u64,
-    /// Sum of Ollama `eval_count` (tokens), as `prompt_eval_count`.
-    pub eval_count: u64,
-    /// Sum of Ollama `total_duration` (seconds): the model's time in this run.
-    pub model_seconds: f64,
-}
 
 /// Why a summary could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -207,20 +146,17 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// True when the error is about the environment (server down, model missing), not the input.
-    pub fn is_setup_problem(&self) -> bool {
-        let llm = match self {
-            PipelineError::Llm(e) => Some(e),
-            PipelineError::Section {
+    /// The exit status: that of the model error behind it ([`LlmError::exit`]: the server or the
+    /// model is missing → [`Exit::Setup`]), else [`Exit::Failed`].
+    pub fn exit(&self) -> Exit {
+        match self {
+            PipelineError::Llm(e)
+            | PipelineError::Section {
                 error: ExtractError::Llm(e),
                 ..
-            } => Some(e),
-            _ => None,
-        };
-        matches!(
-            llm,
-            Some(LlmError::Unreachable { .. } | LlmError::ModelNotFound { .. })
-        )
+            } => e.exit(),
+            _ => Exit::Failed,
+        }
     }
 }
 
@@ -272,19 +208,18 @@ pub fn prompt_overhead(
         .sum())
 }
 
-/// The chunk budget for a document under `num_ctx`. The overhead is measured with every
-/// section label of the document in the prompt, an upper bound for any one chunk.
+/// The chunk budget for a document under `num_ctx`. The overhead is measured with the first six
+/// section labels of the document in the prompt: the prompt names only the sections of one
+/// chunk, a handful is the realistic worst case, and it keeps a 40-section document from
+/// shrinking every chunk.
 pub fn budget(
-    doc: &Document,
+    outline: &Outline,
     prompts: &Prompts,
     settings: &Settings,
     num_ctx: u32,
 ) -> Result<Budget, PromptError> {
-    let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
-    // The prompt names only the sections of one chunk; a handful of labels is the realistic
-    // worst case and keeps a 40-section document from shrinking every chunk.
-    let worst: Vec<String> = labels.into_iter().take(6).collect();
-    let overhead = prompt_overhead(prompts, &title_of(doc), &worst)?;
+    let worst: Vec<String> = outline.labels().into_iter().take(6).collect();
+    let overhead = prompt_overhead(prompts, &outline.title, &worst)?;
     Ok(Budget::for_context(
         num_ctx,
         overhead,
@@ -293,52 +228,16 @@ pub fn budget(
     ))
 }
 
-/// The title shown in the summary: front matter or H1, else a plain-text title line, else the
-/// heading the body opens with, else the file name.
-pub fn title_of(doc: &Document) -> String {
-    if let Some(t) = &doc.title {
-        return t.clone();
-    }
-    if doc.format == crate::input::BodyFormat::Text {
-        if let Some(t) = split::detect_text_headings(&doc.body).title() {
-            return t;
-        }
-    }
-    // A Markdown body that opens with a heading (several H1s, so input did not take it as the
-    // title): that heading names the writeup better than its file name.
-    if let Some(first) = split::sections(doc).first() {
-        if first.range.start == 0 && !first.heading_path.is_empty() {
-            return first.heading_path[0].clone();
-        }
-    }
-    std::path::Path::new(&doc.source)
-        .file_name()
-        .map_or_else(|| doc.source.clone(), |n| n.to_string_lossy().into_owned())
-}
-
-/// The title and, for plain text, the lines of its title block, newline-separated: what a
-/// headline must not merely restate ([`crate::rank::is_off_text`]).
-pub fn names_of(doc: &Document, title: &str) -> String {
-    let mut names = title.to_string();
-    if doc.format == crate::input::BodyFormat::Text {
-        for line in split::detect_text_headings(&doc.body).title_lines {
-            names.push('\n');
-            names.push_str(&line);
-        }
-    }
-    names
-}
-
 /// The chunks of a run under `settings.strategy`: the whole body as one chunk when the strategy
 /// asks for it and the body fits the context with every section label in the prompt, else the
 /// section chunks under `budget`.
 pub fn plan_chunks(
     doc: &Document,
+    outline: &Outline,
     prompts: &Prompts,
     settings: &Settings,
     num_ctx: u32,
     budget: Budget,
-    title: &str,
 ) -> Result<Vec<Chunk>, PromptError> {
     let whole = match settings.strategy {
         Strategy::Sections => false,
@@ -348,18 +247,19 @@ pub fn plan_chunks(
         }
     };
     if whole {
-        let labels: Vec<String> = split::sections(doc).iter().map(|s| s.label()).collect();
-        let overhead = prompt_overhead(prompts, title, &labels)?;
+        let overhead = prompt_overhead(prompts, &outline.title, &outline.labels())?;
         let max =
             Budget::for_context(num_ctx, overhead, settings.num_predict as usize, usize::MAX).max;
-        if let Some(chunk) = split::whole(doc, max) {
+        if let Some(chunk) = split::whole(doc, outline, max) {
             return Ok(vec![chunk]);
         }
     }
-    Ok(split::chunks(doc, budget))
+    Ok(split::chunks(doc, outline, budget))
 }
 
-/// Summarizes one document: the entry point of the pipeline.
+/// Summarizes one document: the entry point of the pipeline. `today` is the date printed in
+/// the summary (`YYYY-MM-DD`): the clock belongs to the caller, so that the same settings give
+/// the same summary.
 ///
 /// Errors: [`PipelineError`]; a failing chunk fails the whole summary unless
 /// `settings.keep_going`, and a summary is never built from a truncated call.
@@ -368,12 +268,15 @@ pub async fn summarize(
     llm: &Llm,
     prompts: &Prompts,
     settings: &Settings,
+    today: &str,
     progress: &dyn Progress,
 ) -> Result<Summary, PipelineError> {
     let num_ctx = resolve_num_ctx(llm, settings).await?;
-    let budget = budget(doc, prompts, settings, num_ctx)?;
-    let title = title_of(doc);
-    let chunks = plan_chunks(doc, prompts, settings, num_ctx, budget, &title)?;
+    // The structure is computed once here and handed to every step below.
+    let outline = split::outline(doc);
+    let budget = budget(&outline, prompts, settings, num_ctx)?;
+    let title = outline.title.clone();
+    let chunks = plan_chunks(doc, &outline, prompts, settings, num_ctx, budget)?;
     let call = CallSettings {
         model: settings.model.clone(),
         options: Options {
@@ -391,16 +294,17 @@ pub async fn summarize(
     };
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut missing = Vec::new();
-    // Computed once: the title block of a plain-text writeup is found by scanning the body.
-    let names = names_of(doc, &title);
+    let names = outline.names();
+    let instructions = extract::instruction_lines(prompts)?;
     let ctx = extract::DocContext {
         title: &title,
         names: &names,
         body: &doc.body,
+        instructions: &instructions,
     };
     progress.start(chunks.len());
     for chunk in &chunks {
-        let label = extract::section_labels(chunk).join("; ");
+        let label = chunk.section_labels().join("; ");
         progress.chunk_started(chunk.index, &label);
         let result = extract_with_resplit(
             llm,
@@ -429,8 +333,7 @@ pub async fn summarize(
         }
     }
     stats.candidates = candidates.len();
-    let sections = split::sections(doc);
-    let emphasis = rank::emphasis(&doc.body, &sections);
+    let emphasis = rank::emphasis(&doc.body, &outline.sections);
     let mut takeaways = rank::rank(&candidates, &emphasis, settings.top);
     if takeaways.is_empty() {
         // Never print a summary with no takeaways: say what filtered everything out.
@@ -455,7 +358,7 @@ pub async fn summarize(
         author: doc.author.clone(),
         written: doc.date.clone(),
         model: settings.model.clone(),
-        generated: settings.date.clone(),
+        generated: today.to_string(),
         takeaways,
         missing_sections: missing,
         notes,
@@ -485,7 +388,8 @@ fn add_stats(stats: &mut Stats, replies: &[Reply]) {
 }
 
 /// The map step for one chunk; when the server shows the prompt did not fit (a 400, or a
-/// `prompt_eval_count` far below the estimate: DESIGN.md fact 1), the chunk is split in halves
+/// `prompt_eval_count` far below the estimate: docs/ARCHITECTURE.md, Ollama fact 1), the chunk
+/// is split in halves
 /// and each half is tried again, up to [`MAX_RESPLITS`] times.
 #[allow(clippy::too_many_arguments)]
 async fn extract_with_resplit(
@@ -493,7 +397,7 @@ async fn extract_with_resplit(
     prompts: &Prompts,
     call: &CallSettings,
     ctx: extract::DocContext<'_>,
-    format: crate::input::BodyFormat,
+    format: BodyFormat,
     chunk: &Chunk,
     first_ordinal: usize,
     stats: &mut Stats,
@@ -569,36 +473,6 @@ async fn final_pass(
     }
 }
 
-/// Today's date as `YYYY-MM-DD` (UTC), or the date of `SOURCE_DATE_EPOCH` when set, so that
-/// tests and reproducible builds get a fixed date (reproducible-builds.org convention).
-pub fn today() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's
-/// `civil_from_days`, <http://howardhinnant.github.io/date_algorithms.html>).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,7 +489,6 @@ mod tests {
             target_tokens: split::DEFAULT_TARGET_TOKENS,
             final_pass: false,
             keep_going: false,
-            date: String::new(),
             strategy,
         }
     }
@@ -626,13 +499,14 @@ mod tests {
             title: Some("T".into()),
             date: None,
             author: None,
-            format: crate::input::BodyFormat::Markdown,
+            format: BodyFormat::Markdown,
             body: body.into(),
         };
         let prompts = Prompts::new(None).unwrap();
         let s = settings(strategy);
-        let b = budget(&doc, &prompts, &s, num_ctx).unwrap();
-        plan_chunks(&doc, &prompts, &s, num_ctx, b, "T").unwrap()
+        let outline = split::outline(&doc);
+        let b = budget(&outline, &prompts, &s, num_ctx).unwrap();
+        plan_chunks(&doc, &outline, &prompts, &s, num_ctx, b).unwrap()
     }
 
     #[test]
@@ -664,12 +538,5 @@ mod tests {
         let auto = plan(body, Strategy::Auto, 8192);
         assert_eq!(auto.len(), 1);
         assert_eq!(auto, plan(body, Strategy::Sections, 8192));
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

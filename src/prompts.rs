@@ -117,7 +117,7 @@ impl Prompts {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let override_dir = dir.map(Path::to_path_buf);
-        // One loader for both sources: `add_template` would shadow any loader (DESIGN.md).
+        // One loader for both sources: `add_template` would shadow any loader (docs/ARCHITECTURE.md, "minijinja").
         env.set_loader(move |name| {
             if let Some(d) = &override_dir {
                 let path = d.join(name);

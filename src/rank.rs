@@ -1,7 +1,7 @@
 //! Stage 4, `rank`: the reduce step. Candidates from all chunks → merged near-duplicates →
 //! scored, ordered [`Takeaway`]s, each keeping the sections that support it.
 //!
-//! Ranking is done in code, not left to a prompt (DESIGN.md, "Ranking"): a takeaway that several
+//! Ranking is done in code, not left to a prompt (docs/ARCHITECTURE.md, "Ranking"): a takeaway that several
 //! sections support, that the model rated important, that the author stresses (an intro or
 //! summary list, a heading, a conclusion) and whose quote is found in its chunk ranks higher.
 //! Ties break on first appearance in the document, so the order is deterministic. An optional
@@ -11,35 +11,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::extract::Candidate;
-use crate::split::Section;
-
-/// One final takeaway.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Takeaway {
-    /// 1-based position in the summary.
-    pub rank: usize,
-    /// Bold headline.
-    pub headline: String,
-    /// One sentence.
-    pub detail: String,
-    /// Highest importance (1..=5) the model gave any merged candidate.
-    pub importance: u8,
-    /// Ranking score in 0..=1 (see [`score`]).
-    pub score: f64,
-    /// Heading paths of the supporting sections, in document order, distinct. An empty path is
-    /// the intro.
-    pub sections: Vec<Vec<String>>,
-    /// The supporting quotes that were found in their chunks.
-    pub quotes: Vec<String>,
-    /// True when at least one supporting quote was found in its chunk.
-    pub grounded: bool,
-    /// How many candidates were merged into this takeaway.
-    pub merged: usize,
-    /// Position of the first merged candidate in the document (tie-breaker).
-    #[serde(skip)]
-    pub ordinal: usize,
-}
+use crate::text::content_tokens;
+use crate::types::{Candidate, Section, Takeaway};
 
 /// What the author stresses, found in the text itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -117,43 +90,6 @@ fn list_item_text(line: &str) -> Option<String> {
         .unwrap_or(rest);
     let rest = rest.trim();
     (rest.chars().filter(|c| c.is_alphanumeric()).count() >= 3).then(|| rest.to_string())
-}
-
-const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
-    "is", "it", "its", "of", "on", "or", "that", "the", "their", "this", "to", "was", "were",
-    "will", "with", "more", "can", "not", "but", "about", "we", "you", "our", "your",
-];
-
-/// Content tokens of a text for similarity: lowercased words without stop words, a plural `s`
-/// dropped; CJK runs become character bigrams (they have no spaces between words).
-pub fn content_tokens(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let lower = text.to_lowercase();
-    for word in lower.split(|c: char| !c.is_alphanumeric()) {
-        if word.is_empty() {
-            continue;
-        }
-        if word.chars().any(crate::tokens::is_cjk) {
-            let chars: Vec<char> = word.chars().collect();
-            if chars.len() == 1 {
-                out.insert(word.to_string());
-            }
-            for pair in chars.windows(2) {
-                out.insert(pair.iter().collect());
-            }
-            continue;
-        }
-        if STOPWORDS.contains(&word) {
-            continue;
-        }
-        let stem = match word.strip_suffix('s') {
-            Some(s) if s.len() >= 3 && !s.ends_with('s') => s,
-            _ => word,
-        };
-        out.insert(stem.to_string());
-    }
-    out
 }
 
 /// True when two headlines say the same thing: Jaccard similarity of their content tokens of
@@ -363,37 +299,6 @@ pub fn check_order(order: &[usize], n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// True when generated text is broken: template or JSON debris such as `{{#x}}` or `} ,{`,
-/// which small models emit when they lose the thread; prose takeaways never hold braces.
-pub fn is_broken(text: &str) -> bool {
-    text.contains(['{', '}'])
-}
-
-/// True when at least 80% of the content words of `headline` are in `title`: it names the
-/// writeup, it says nothing about it ("The key takeaways from KubeCon EU2024 Paris").
-fn restates(headline: &str, title: &str) -> bool {
-    let h = content_tokens(headline);
-    let t = content_tokens(title);
-    !h.is_empty() && h.intersection(&t).count() * 5 >= h.len() * 4
-}
-
-/// True when a candidate's headline is not about its chunk: it restates the writeup's title
-/// (`title` may hold several lines: the title block of a plain-text writeup), or fewer than half of its content words occur in the chunk (small models echo the prompt's
-/// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
-pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
-    // A headline ending in a colon is a lead-in ("The three key takeaways are:"), not a point.
-    if restates(headline, title) || is_broken(headline) || headline.trim_end().ends_with(':') {
-        return true;
-    }
-    let words = content_tokens(headline);
-    if words.is_empty() {
-        return true;
-    }
-    let chunk = content_tokens(chunk_text);
-    let present = words.iter().filter(|w| chunk.contains(*w)).count();
-    present * 2 < words.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,37 +387,6 @@ mod tests {
         assert!(check_order(&[7, 9], 3).is_err());
         assert!(check_order(&[2], 3).is_ok());
         assert_eq!(complete_order(&[3, 3, 9], 3), vec![3, 1, 2]);
-    }
-
-    #[test]
-    fn off_text_headlines_are_caught() {
-        let chunk = "Platform engineering took centre stage at the event, with many talks on it.";
-        assert!(is_off_text(
-            "A highlight from the writeup",
-            "KubeCon notes",
-            chunk
-        ));
-        assert!(is_off_text("KubeCon notes", "KubeCon notes", chunk));
-        assert!(is_off_text(
-            "Platform engineering {{#x}}",
-            "KubeCon notes",
-            chunk
-        ));
-        assert!(is_off_text(
-            "Trip report",
-            "Keelhaul Summit\nTrip report",
-            chunk
-        ));
-        assert!(!is_off_text(
-            "Platform engineering took centre stage",
-            "Platform",
-            chunk
-        ));
-        assert!(!is_off_text(
-            "Platform engineering took centre stage",
-            "KubeCon notes",
-            chunk
-        ));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::pipeline::{MissingSection, Stats, Summary};
-use crate::split;
+use crate::text::sentence;
+use crate::types::{label, MissingSection, Stats, Summary};
 
 /// Output formats of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,16 +25,6 @@ pub fn render(summary: &Summary, format: Format) -> String {
     match format {
         Format::Markdown => markdown(summary),
         Format::Json => json(summary),
-    }
-}
-
-fn sentence(s: &str) -> String {
-    // A clause cut short ("Containers,") ends with a full stop, not ",.".
-    let s = s.trim().trim_end_matches([',', ';', ':']).trim_end();
-    if s.is_empty() || s.ends_with(['.', '!', '?', '…', '。', '！', '？']) {
-        s.to_string()
-    } else {
-        format!("{s}.")
     }
 }
 
@@ -70,7 +60,7 @@ pub fn markdown(summary: &Summary) -> String {
             format!(" {detail}")
         };
         out.push_str(&format!("{}. **{headline}**{detail}{mark}\n", t.rank));
-        let sections: Vec<String> = t.sections.iter().map(|p| split::label(p)).collect();
+        let sections: Vec<String> = t.sections.iter().map(|p| label(p)).collect();
         out.push_str(&format!("   _Sections: {}_\n", sections.join("; ")));
     }
     if !summary.missing_sections.is_empty() {
@@ -151,7 +141,7 @@ pub fn json(summary: &Summary) -> String {
                     .sections
                     .iter()
                     .map(|p| JsonSection {
-                        label: split::label(p),
+                        label: label(p),
                         heading_path: p,
                     })
                     .collect(),

@@ -1,4 +1,4 @@
-//! Token estimates. Ollama has no tokenize endpoint (DESIGN.md, fact 2), so every count before a
+//! Token estimates. Ollama has no tokenize endpoint (docs/ARCHITECTURE.md, Ollama fact 2), so every count before a
 //! call is an estimate; the model's real count comes back afterwards as `prompt_eval_count`.
 
 /// Estimated tokens of `text` for a byte-level BPE vocabulary of the SmolLM/Llama/Gemma kind.
@@ -9,11 +9,11 @@
 /// letters 2 tokens; other non-ASCII characters (emoji, symbols, curly quotes, dashes) 3 tokens.
 ///
 /// Measured against `prompt_eval_count` of SmolLM2-135M (the stand-in) on 10,000-character
-/// slices of all 19 writeups in `../shared` (English, French, Norwegian, Chinese, Japanese;
+/// slices of the 19 writeups of the test corpus (docs/ARCHITECTURE.md, "Measurements"; English, French, Norwegian, Chinese, Japanese;
 /// Markdown, HTML, AsciiDoc, reStructuredText): estimate / real was 1.00 at the lowest, 1.42 on
 /// average and 2.5 at the highest (Chinese, ~0.8 tokens a character; Japanese measured 1.8).
 /// It is pessimistic on purpose: an over-estimate only makes chunks a little smaller, while an
-/// under-estimate lets Ollama cut the prompt silently (DESIGN.md, fact 1), so CJK text is never
+/// under-estimate lets Ollama cut the prompt silently (docs/ARCHITECTURE.md, Ollama fact 1), so CJK text is never
 /// under-counted.
 pub fn estimate(text: &str) -> usize {
     Counts::of(text).estimate()

@@ -9,7 +9,7 @@
 //!     --exclude README.md --record fixtures/batch/recordings --model smollm2:135m --num-ctx 8192
 //! ```
 //!
-//! against `../shared/ollama-standin` (SmolLM2-135M behind Ollama's API). When the prompts, the
+//! against a real model (README.md, "Fixtures and recording"). When the prompts, the
 //! split or the request body change, record again with that command and review the snapshots.
 
 mod common;

@@ -42,7 +42,6 @@ fn settings() -> Settings {
         target_tokens: split::DEFAULT_TARGET_TOKENS,
         final_pass: true,
         keep_going: false,
-        date: "2025-11-29".into(),
         strategy: pipeline::Strategy::Sections,
     }
 }
@@ -56,10 +55,11 @@ fn split_of_every_fixture() {
     let prompts = Prompts::new(None).unwrap();
     for name in WRITEUPS {
         let doc = read(name);
-        let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
+        let outline = split::outline(&doc);
+        let budget = pipeline::budget(&outline, &prompts, &settings(), 8192).unwrap();
         insta::assert_snapshot!(
             format!("split__{name}"),
-            sections_report(&doc, budget, 8192)
+            sections_report(&doc, &outline, budget, 8192)
         );
     }
 }
@@ -67,7 +67,8 @@ fn split_of_every_fixture() {
 #[test]
 fn plain_text_headings_skip_captions_closing_lines_and_signature() {
     let doc = read("platform-summit-plain.txt");
-    let labels: Vec<String> = split::sections(&doc).iter().map(|s| s.label()).collect();
+    let outline = split::outline(&doc);
+    let labels: Vec<String> = outline.labels();
     assert_eq!(
         labels,
         [
@@ -81,18 +82,16 @@ fn plain_text_headings_skip_captions_closing_lines_and_signature() {
             "What I am taking back",
         ]
     );
-    assert_eq!(
-        pipeline::title_of(&doc),
-        "Keelhaul Platform Summit 2025, Rotterdam"
-    );
+    assert_eq!(outline.title, "Keelhaul Platform Summit 2025, Rotterdam");
 }
 
 #[test]
 fn long_section_is_split_within_budget() {
     let doc = read("datastore-days-long.md");
     let prompts = Prompts::new(None).unwrap();
-    let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
-    let chunks = split::chunks(&doc, budget);
+    let outline = split::outline(&doc);
+    let budget = pipeline::budget(&outline, &prompts, &settings(), 8192).unwrap();
+    let chunks = split::chunks(&doc, &outline, budget);
     let deep: Vec<_> = chunks
         .iter()
         .filter(|c| {
@@ -122,11 +121,12 @@ fn long_section_is_split_within_budget() {
 fn rendered_prompts() {
     let prompts = Prompts::new(None).unwrap();
     let doc = read("rustconf-mini.md");
-    let budget = pipeline::budget(&doc, &prompts, &settings(), 8192).unwrap();
-    let chunks = split::chunks(&doc, budget);
+    let outline = split::outline(&doc);
+    let budget = pipeline::budget(&outline, &prompts, &settings(), 8192).unwrap();
+    let chunks = split::chunks(&doc, &outline, budget);
     let vars = ExtractVars {
-        title: &pipeline::title_of(&doc),
-        sections: takeaways::extract::section_labels(&chunks[0]),
+        title: &outline.title,
+        sections: chunks[0].section_labels(),
         chunk: chunks[0].text(&doc.body),
         max_takeaways: takeaways::extract::MAX_TAKEAWAYS_PER_CHUNK,
     };

@@ -1,4 +1,4 @@
-//! The `llm` module against real local HTTP servers on 127.0.0.1 (DESIGN.md "Fixtures and
+//! The `llm` module against real local HTTP servers on 127.0.0.1 (docs/ARCHITECTURE.md, "Fixtures and
 //! tests"): wiremock for whole answers, a small `TcpListener` server for byte-level control
 //! (UTF-8 split across writes, stalls, connections closed mid-answer). No model, no network
 //! beyond loopback.
@@ -312,7 +312,7 @@ async fn counters_on_the_done_line_are_each_optional() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// errors users hit first (DESIGN.md fact 6)
+// errors users hit first (docs/ARCHITECTURE.md, Ollama fact 6)
 
 #[tokio::test]
 async fn refused_port_is_unreachable_naming_the_url_and_ollama_serve() {
@@ -521,7 +521,7 @@ async fn other_400_is_http() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// silent truncation (DESIGN.md fact 1)
+// silent truncation (docs/ARCHITECTURE.md, Ollama fact 1)
 
 async fn answer_with_prompt_count(n: u64, estimated: usize) -> Result<ChatResponse, LlmError> {
     let server = MockServer::start().await;
@@ -591,7 +591,7 @@ async fn prompt_filling_the_whole_context_is_context_exceeded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the stream (DESIGN.md fact 10)
+// the stream (docs/ARCHITECTURE.md, Ollama fact 10)
 
 #[tokio::test]
 async fn error_line_after_200_is_a_stream_error() {
@@ -922,7 +922,7 @@ async fn check_model_ok_and_unreachable() {
         .unwrap_err()
     {
         LlmError::Unreachable { url, .. } => {
-            assert_eq!(url, format!("http://127.0.0.1:{port}/api/show"))
+            assert_eq!(url, format!("http://127.0.0.1:{port}/api/show"));
         }
         e => panic!("expected Unreachable, got {e:?}"),
     }
@@ -991,14 +991,14 @@ async fn pull_error_line_is_a_stream_error() {
             assert_eq!(
                 s,
                 "pulling nope:1b: pull model manifest: file does not exist"
-            )
+            );
         }
         e => panic!("expected Stream, got {e:?}"),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// host normalisation (OLLAMA_HOST, DESIGN.md fact 7)
+// host normalisation (OLLAMA_HOST, docs/ARCHITECTURE.md, Ollama fact 7)
 
 #[test]
 fn normalize_host_cases() {
@@ -1032,13 +1032,14 @@ fn normalize_host_cases() {
 #[test]
 fn https_is_refused_up_front() {
     let err = Llm::new(config("https://ollama.example.com")).unwrap_err();
-    match err {
-        LlmError::Unreachable { url, detail } => {
-            assert_eq!(url, "https://ollama.example.com:443/");
+    match &err {
+        LlmError::BadHost { host, detail } => {
+            assert_eq!(host, "https://ollama.example.com:443/");
             assert!(detail.contains("https"), "{detail}");
         }
-        e => panic!("expected Unreachable, got {e:?}"),
+        e => panic!("expected BadHost, got {e:?}"),
     }
+    assert_eq!(err.exit(), takeaways::exit::Exit::Usage);
 }
 
 #[test]

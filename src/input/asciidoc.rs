@@ -117,10 +117,10 @@ pub(crate) fn convert(text: &str) -> AsciiDoc {
             let value = c.get(4).map_or("", |m| m.as_str()).trim().to_string();
             match name.as_str() {
                 "author" | "authors" if doc.author.is_none() && !value.is_empty() => {
-                    doc.author = Some(value.clone())
+                    doc.author = Some(value.clone());
                 }
                 "revdate" | "date" if doc.date.is_none() && !value.is_empty() => {
-                    doc.date = Some(value.clone())
+                    doc.date = Some(value.clone());
                 }
                 _ => {}
             }
@@ -187,7 +187,7 @@ pub(crate) fn convert(text: &str) -> AsciiDoc {
             match parts.next() {
                 Some("source") => pending_lang = parts.next().map(str::to_string),
                 Some(label @ ("NOTE" | "TIP" | "IMPORTANT" | "WARNING" | "CAUTION")) => {
-                    pending_label = Some(label.to_string())
+                    pending_label = Some(label.to_string());
                 }
                 _ => {}
             }

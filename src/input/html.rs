@@ -77,10 +77,10 @@ pub(crate) fn convert(html: &str) -> std::io::Result<Page> {
         };
         match key.as_str() {
             "author" | "article:author" | "dc.creator" if author.is_none() => {
-                author = Some(content)
+                author = Some(content);
             }
             "date" | "dc.date" | "article:published_time" | "datepublished" if date.is_none() => {
-                date = Some(content)
+                date = Some(content);
             }
             _ => {}
         }
@@ -170,5 +170,5 @@ fn text_of(node: &Rc<Node>) -> String {
         }
         stack.extend(n.children.borrow().iter().rev().cloned());
     }
-    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::fold_space(&raw)
 }

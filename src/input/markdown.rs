@@ -18,11 +18,7 @@ fn headings(md: &str) -> Vec<(HeadingLevel, String, bool)> {
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, text, atx)) = current.take() {
-                    out.push((
-                        level,
-                        text.split_whitespace().collect::<Vec<_>>().join(" "),
-                        atx,
-                    ));
+                    out.push((level, crate::text::fold_space(&text), atx));
                 }
             }
             Event::Text(t) | Event::Code(t) => {

@@ -27,17 +27,39 @@ mod rst;
 
 use std::path::Path;
 
+pub use crate::types::{BodyFormat, Document};
 pub use decode::{decode, Decoded};
 pub use front_matter::FrontMatterKind;
 
-/// How the body of a [`Document`] is marked up, after conversion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BodyFormat {
-    /// CommonMark/GFM: headings are found with pulldown-cmark.
-    Markdown,
-    /// Plain text: heading lines are detected by `split::detect_text_headings`.
-    Text,
+/// The file extensions (lowercase, without the dot) this tool reads, and the input format each
+/// one implies: the one list `summarize` ([`format_for_path`]) and `batch` (which files of a
+/// folder it picks up) both use.
+pub const EXTENSIONS: &[(&str, InputFormat)] = &[
+    ("md", InputFormat::Markdown),
+    ("markdown", InputFormat::Markdown),
+    ("mdown", InputFormat::Markdown),
+    ("mkd", InputFormat::Markdown),
+    ("mkdn", InputFormat::Markdown),
+    ("mdwn", InputFormat::Markdown),
+    ("txt", InputFormat::Text),
+    ("html", InputFormat::Html),
+    ("htm", InputFormat::Html),
+    ("xhtml", InputFormat::Html),
+    ("adoc", InputFormat::AsciiDoc),
+    ("asciidoc", InputFormat::AsciiDoc),
+    ("asc", InputFormat::AsciiDoc),
+    ("rst", InputFormat::Rst),
+    ("rest", InputFormat::Rst),
+];
+
+/// The input format of a file with extension `ext` (any case), when it is one of
+/// [`EXTENSIONS`].
+pub fn format_for_extension(ext: &str) -> Option<InputFormat> {
+    let ext = ext.to_ascii_lowercase();
+    EXTENSIONS
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|(_, format)| *format)
 }
 
 /// The markup of the input file, before conversion (`--input-format`).
@@ -97,27 +119,6 @@ pub struct InputOptions {
     pub encoding: Option<String>,
     /// `--input-format`: overrides the format implied by the file name and sniffing.
     pub input_format: Option<InputFormat>,
-}
-
-/// One writeup, decoded and normalised. Produced by [`read_path`] / [`from_bytes`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Document {
-    /// Where it came from, as the user named it (`-` for stdin). Shown in the output header.
-    pub source: String,
-    /// Title from front matter, else HTML `<h1>`/`<title>`, AsciiDoc `= Title`, or the
-    /// top-level Markdown/RST heading; `None` when not found (plain text: the splitter looks).
-    pub title: Option<String>,
-    /// Date from front matter (or AsciiDoc/RST header, HTML meta), verbatim.
-    pub date: Option<String>,
-    /// Author from front matter (or AsciiDoc/RST header, HTML meta), verbatim; several
-    /// authors are joined with `, `.
-    pub author: Option<String>,
-    /// Markup of `body`.
-    pub format: BodyFormat,
-    /// The text to summarise: UTF-8, LF line endings, front matter removed, converted to
-    /// Markdown unless plain text; no leading blank lines, exactly one trailing `\n`. Byte
-    /// ranges in chunks index into this string.
-    pub body: String,
 }
 
 /// What [`read_path_info`] / [`from_bytes_info`] found out on the way, for `--verbose` output
@@ -218,23 +219,17 @@ pub fn read_path_info(
     from_bytes_info(&name, &bytes, format_for_path(path), opts)
 }
 
-/// The input format a file name implies: `.md`/`.markdown` (and `.mdown`, `.mkd`, `.mkdn`,
-/// `.mdwn`) are Markdown, `.html`/`.htm`/`.xhtml` HTML, `.adoc`/`.asciidoc`/`.asc` AsciiDoc,
-/// `.rst`/`.rest` reStructuredText, everything else (and stdin, `-`) text.
+/// The input format a file name implies ([`EXTENSIONS`]): `.md`/`.markdown` (and `.mdown`,
+/// `.mkd`, `.mkdn`, `.mdwn`) are Markdown, `.html`/`.htm`/`.xhtml` HTML,
+/// `.adoc`/`.asciidoc`/`.asc` AsciiDoc, `.rst`/`.rest` reStructuredText, everything else (and
+/// stdin, `-`) text.
 ///
 /// Text is only a default: [`from_bytes`] still sniffs it for `#` headings and HTML.
 pub fn format_for_path(path: &Path) -> InputFormat {
-    let ext = path
-        .extension()
+    path.extension()
         .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn") => InputFormat::Markdown,
-        Some("html" | "htm" | "xhtml") => InputFormat::Html,
-        Some("adoc" | "asciidoc" | "asc") => InputFormat::AsciiDoc,
-        Some("rst" | "rest") => InputFormat::Rst,
-        _ => InputFormat::Text,
-    }
+        .and_then(format_for_extension)
+        .unwrap_or(InputFormat::Text)
 }
 
 /// Decodes `bytes` named `source` into a [`Document`].
@@ -374,7 +369,7 @@ fn tidy_body(body: &str) -> String {
 
 /// A metadata value on one line: whitespace collapsed; `None` when empty.
 fn clean_field(s: &str) -> Option<String> {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let joined = crate::text::fold_space(s);
     (!joined.is_empty()).then_some(joined)
 }
 

@@ -1,8 +1,8 @@
 //! Reading Ollama's streamed `/api/chat` answer: NDJSON, one JSON object per `\n`-terminated line
-//! (docs/api.md "Streaming responses"; DESIGN.md fact 10).
+//! (docs/api.md "Streaming responses"; docs/ARCHITECTURE.md, Ollama fact 10).
 //!
 //! Network chunks are appended to a byte buffer and only complete lines are decoded, so a UTF-8
-//! character split across two reads is never decoded half (the bug DESIGN.md notes in ollama-rs's
+//! character split across two reads is never decoded half (the bug docs/ARCHITECTURE.md notes in ollama-rs's
 //! `send_chat_messages_stream`). Fields are read one by one from a `serde_json::Value`, so a
 //! missing or odd counter loses only itself.
 
@@ -64,13 +64,13 @@ impl Answer {
         let v: Value = serde_json::from_slice(line).map_err(|e| {
             LlmError::Stream(format!(
                 "unreadable line in the answer ({e}): {}",
-                shorten(&String::from_utf8_lossy(line), 200)
+                crate::text::shorten(&String::from_utf8_lossy(line), 200)
             ))
         })?;
         let Some(obj) = v.as_object() else {
             return Err(LlmError::Stream(format!(
                 "unexpected line in the answer: {}",
-                shorten(&v.to_string(), 200)
+                crate::text::shorten(&v.to_string(), 200)
             )));
         };
         if let Some(err) = obj.get("error").filter(|e| !e.is_null()) {
@@ -102,14 +102,6 @@ impl Answer {
             prompt_eval_duration: count("prompt_eval_duration"),
             eval_duration: count("eval_duration"),
         }))
-    }
-}
-
-/// `s` cut to at most `max` characters, with `…` when cut.
-pub(crate) fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
     }
 }
 
@@ -171,11 +163,5 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(a.push_line(b"not json"), Err(LlmError::Stream(_))));
-    }
-
-    #[test]
-    fn shorten_counts_chars() {
-        assert_eq!(shorten("ééé", 2), "éé…");
-        assert_eq!(shorten("ab", 2), "ab");
     }
 }

@@ -9,7 +9,6 @@
 //!   [`super::Llm::model_context_length`]; `<model>` is the model name with every character other
 //!   than ASCII letters, digits, `.`, `_` and `-` replaced by `_` (`llama3.2:3b` → `llama3.2_3b`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -114,17 +113,7 @@ fn write_atomic<T: serde::Serialize>(dir: &Path, path: &Path, value: &T) -> Resu
     let mut text = serde_json::to_string_pretty(value).map_err(|e| recording_error(path, e))?;
     text.push('\n');
     std::fs::create_dir_all(dir).map_err(|e| recording_error(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".recording-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| recording_error(dir, e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| recording_error(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| recording_error(path, e.error))?;
-    Ok(())
+    crate::atomic::write(path, text.as_bytes()).map_err(|e| recording_error(path, e))
 }
 
 fn recording_error(path: &Path, e: impl std::fmt::Display) -> LlmError {

@@ -2,7 +2,7 @@
 //!
 //! The body is built from ollama-rs's request types (`ChatMessageRequest`, `ChatMessage`,
 //! `ModelOptions`, `FormatType`, `think`) and then completed with the fields ollama-rs cannot send
-//! (`stream: true`, `truncate`, `shift`); see DESIGN.md "ollama-rs: what to use it for".
+//! (`stream: true`, `truncate`, `shift`); see docs/ARCHITECTURE.md, "ollama-rs".
 
 use ollama_rs::generation::chat::request::ChatMessageRequest;
 use ollama_rs::generation::chat::{ChatMessage, MessageRole};
@@ -30,7 +30,7 @@ use super::ChatRequest;
 /// }
 /// ```
 ///
-/// - `options.num_ctx` (tokens) is always sent (DESIGN.md facts 1, 3, 4); `seed` only when set;
+/// - `options.num_ctx` (tokens) is always sent (docs/ARCHITECTURE.md, Ollama facts 1, 3, 4); `seed` only when set;
 ///   `temperature` is written as the shortest decimal of the `f32` (`0.2`, not
 ///   `0.20000000298023224`).
 /// - `format` is present only when [`ChatRequest::format`] is `Some`: a JSON object goes through
@@ -77,9 +77,9 @@ pub fn chat_body(req: &ChatRequest) -> Value {
         Some(Value::String(s)) if s == "json" => request = request.format(FormatType::Json),
         Some(schema @ Value::Object(_)) => match schemars::Schema::try_from(schema.clone()) {
             Ok(schema) => {
-                request = request.format(FormatType::StructuredJson(Box::new(JsonStructure::from(
-                    schema,
-                ))))
+                request = request.format(FormatType::StructuredJson(Box::new(
+                    JsonStructure::from(schema),
+                )));
             }
             Err(_) => raw_format = Some(schema.clone()),
         },
@@ -127,58 +127,17 @@ pub fn chat_body(req: &ChatRequest) -> Value {
 }
 
 /// Stable key of a request for record/replay: the lowercase blake3 hex (64 characters) of the
-/// canonical JSON of [`chat_body`].
-///
-/// "Canonical" means compact JSON with object keys sorted at every level. The sort is done here,
-/// not left to `serde_json::Map`: ollama-rs turns on serde_json's `preserve_order` feature, so a
-/// `Map` keeps insertion order in this build (and feature unification can differ between the
-/// binary and test builds). [`ChatRequest::estimated_prompt_tokens`] is not part of the key.
+/// canonical JSON ([`crate::cache::canonical_json`]: compact, object keys sorted at every level)
+/// of [`chat_body`]. [`ChatRequest::estimated_prompt_tokens`] is not part of the key.
 pub fn request_key(req: &ChatRequest) -> String {
     key_of(&chat_body(req))
 }
 
 /// [`request_key`] for an already built body.
 pub(crate) fn key_of(body: &Value) -> String {
-    blake3::hash(canonical_json(body).as_bytes())
+    blake3::hash(crate::cache::canonical_json(body).as_bytes())
         .to_hex()
         .to_string()
-}
-
-/// Compact JSON with object keys sorted (byte order) at every level.
-pub(crate) fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k.as_str()], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 fn role_of(role: &str) -> Option<MessageRole> {
@@ -204,15 +163,6 @@ fn f32_to_json(x: f32) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn canonical_sorts_keys_at_every_level() {
-        let v = json!({"b": 1, "a": {"d": [ {"z": 1, "y": 2} ], "c": "x"}});
-        assert_eq!(
-            canonical_json(&v),
-            r#"{"a":{"c":"x","d":[{"y":2,"z":1}]},"b":1}"#
-        );
-    }
 
     #[test]
     fn f32_is_written_short() {

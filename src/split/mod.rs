@@ -1,8 +1,10 @@
-//! Stage 2, `split`: [`Document`] → sections → [`Chunk`]s that fit the token budget.
+//! Stage 2, `split`: [`Document`] → [`Outline`] (title and sections) → [`Chunk`]s that fit the
+//! token budget.
 //!
-//! First the structure: Markdown headings come from pulldown-cmark (so a `#` line inside a code
-//! fence or an HTML comment is not a heading); plain text gets its heading lines detected by
-//! [`detect_text_headings`]. Each section carries its heading path and byte range in the body.
+//! First the structure, computed once per document by [`outline`]: Markdown headings come from
+//! pulldown-cmark (so a `#` line inside a code fence or an HTML comment is not a heading); plain
+//! text gets its heading lines detected by [`detect_text_headings`]. Each section carries its
+//! heading path and byte range in the body.
 //!
 //! Then the chunks: a section over the budget is cut by text-splitter at the largest semantic
 //! level that fits (paragraph, sentence, word, character), and consecutive small pieces are
@@ -14,87 +16,14 @@ use std::ops::Range;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
-use crate::input::{BodyFormat, Document};
+mod text;
+
+pub use text::{
+    detect_text_headings, TextStructure, TEXT_HEADING_MAX_CHARS, TEXT_HEADING_MIN_BODY,
+};
+
 use crate::tokens;
-
-/// A titled part of the body, as the author structured it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Section {
-    /// Headings from the outermost to this section's own; empty for the intro before the first
-    /// heading.
-    pub heading_path: Vec<String>,
-    /// Byte range in `Document::body`, heading line included.
-    pub range: Range<usize>,
-}
-
-impl Section {
-    /// The heading path for people: `A › B`, or `(intro)` for the text before the first heading.
-    pub fn label(&self) -> String {
-        label(&self.heading_path)
-    }
-}
-
-/// `A › B` for a heading path, `(intro)` for the empty path.
-pub fn label(heading_path: &[String]) -> String {
-    if heading_path.is_empty() {
-        "(intro)".to_string()
-    } else {
-        heading_path.join(" › ")
-    }
-}
-
-/// One piece of a section inside a chunk.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ChunkPart {
-    /// The section's heading path.
-    pub heading_path: Vec<String>,
-    /// Byte range of this part in `Document::body`.
-    pub range: Range<usize>,
-}
-
-/// The unit of one model call in the map step: consecutive text that fits the budget.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Chunk {
-    /// 0-based position in the document.
-    pub index: usize,
-    /// Byte range in `Document::body` (from the first part's start to the last part's end).
-    pub range: Range<usize>,
-    /// The sections (or pieces of one section) this chunk holds, in order.
-    pub parts: Vec<ChunkPart>,
-    /// Estimated tokens of the chunk text ([`tokens::estimate`]), the repeated table header
-    /// included.
-    pub est_tokens: usize,
-    /// When the chunk starts inside a Markdown table that began in an earlier chunk: that
-    /// table's header and delimiter rows, repeated in front of the chunk text so the model
-    /// still knows what the columns are.
-    pub table_header: Option<String>,
-}
-
-impl Chunk {
-    /// The chunk's text, borrowed from the body it was split from.
-    pub fn text<'a>(&self, body: &'a str) -> &'a str {
-        &body[self.range.clone()]
-    }
-
-    /// The text sent to the model: the repeated table header, if any, then the chunk's text.
-    pub fn prompt_text<'a>(&self, body: &'a str) -> std::borrow::Cow<'a, str> {
-        match &self.table_header {
-            Some(h) => std::borrow::Cow::Owned(format!("{h}\n{}", self.text(body))),
-            None => std::borrow::Cow::Borrowed(self.text(body)),
-        }
-    }
-
-    /// The heading path of the part that holds byte `offset` (absolute, in the body); the first
-    /// part's when none does.
-    pub fn heading_path_at(&self, offset: usize) -> &[String] {
-        self.parts
-            .iter()
-            .find(|p| p.range.contains(&offset))
-            .unwrap_or(&self.parts[0])
-            .heading_path
-            .as_slice()
-    }
-}
+use crate::types::{BodyFormat, Chunk, ChunkPart, Document, Outline, Section};
 
 /// How big chunks may be, in estimated tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -138,7 +67,7 @@ impl Budget {
 /// | 1200 | 9 | 6-7 | 3 | 0.84-1.04 | 24-108 s |
 /// | 600 | 17 | 10 | 7 | 1.04 | 106 s |
 ///
-/// Long prompts cost more per token (DESIGN.md, fact 11), but a chunk of one section also gives
+/// Long prompts cost more per token (docs/ARCHITECTURE.md, Ollama fact 11), but a chunk of one section also gives
 /// a small model one topic to talk about: at 1,200 it answered once per chunk and merged
 /// sections away. The fixed prompt overhead (~150 tokens a call) keeps the total prompt within
 /// 1.15× the document's estimate even at 600.
@@ -156,14 +85,44 @@ impl ChunkSizer for EstimateSizer {
     }
 }
 
-/// The sections of a document, in order, covering the whole body (the intro, when there is text
-/// before the first heading, has an empty heading path).
-pub fn sections(doc: &Document) -> Vec<Section> {
-    let headings = match doc.format {
-        BodyFormat::Markdown => markdown_headings(&doc.body),
-        BodyFormat::Text => detect_text_headings(&doc.body).headings,
+/// The structure of a document: its title, its plain-text title block and its sections, in order,
+/// covering the whole body (the intro, when there is text before the first heading, has an empty
+/// heading path). Computed once per document; every later stage takes it from here.
+///
+/// The title: front matter or H1 (`Document::title`), else for plain text the title block's
+/// line ([`TextStructure::title`]), else the heading the body opens with, else the file name.
+pub fn outline(doc: &Document) -> Outline {
+    let (headings, title_lines, text_title) = match doc.format {
+        BodyFormat::Markdown => (markdown_headings(&doc.body), Vec::new(), None),
+        BodyFormat::Text => {
+            let s = detect_text_headings(&doc.body);
+            let title = s.title();
+            (s.headings, s.title_lines, title)
+        }
     };
-    sections_from_headings(&doc.body, &headings)
+    let sections = sections_from_headings(&doc.body, &headings);
+    let title = doc
+        .title
+        .clone()
+        .or(text_title)
+        // A Markdown body that opens with a heading (several H1s, so input did not take it as
+        // the title): that heading names the writeup better than its file name.
+        .or_else(|| {
+            sections
+                .first()
+                .filter(|s| s.range.start == 0 && !s.heading_path.is_empty())
+                .map(|s| s.heading_path[0].clone())
+        })
+        .unwrap_or_else(|| {
+            std::path::Path::new(&doc.source)
+                .file_name()
+                .map_or_else(|| doc.source.clone(), |n| n.to_string_lossy().into_owned())
+        });
+    Outline {
+        title,
+        title_lines,
+        sections,
+    }
 }
 
 /// A heading found in the body: where its line starts, its level (1 = outermost) and text.
@@ -292,176 +251,7 @@ fn heading_level(level: HeadingLevel) -> u8 {
 }
 
 fn clean_heading(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// What [`detect_text_headings`] found in a plain-text body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextStructure {
-    /// The title block: the short lines before the first paragraph of body text.
-    pub title_lines: Vec<String>,
-    /// Heading lines, all at level 1.
-    pub headings: Vec<Heading>,
-}
-
-impl TextStructure {
-    /// The writeup's title: the first line of the title block with at least three words (a
-    /// one- or two-word first line like "Conference summary" is a category label), else the
-    /// first line.
-    pub fn title(&self) -> Option<String> {
-        self.title_lines
-            .iter()
-            .find(|l| l.split_whitespace().count() >= 3)
-            .or(self.title_lines.first())
-            .cloned()
-    }
-}
-
-/// Longest heading line in characters. Longer lines are captions or sentences.
-pub const TEXT_HEADING_MAX_CHARS: usize = 90;
-/// Least body text, in bytes, between a heading line and the next heading (or the end). A short
-/// line followed by less text is a caption, a signature or a sign-off, not a heading.
-pub const TEXT_HEADING_MIN_BODY: usize = 200;
-
-/// Detects heading lines in plain text.
-///
-/// A heading line is a block of exactly one line (blank lines around it) that:
-/// - is at most [`TEXT_HEADING_MAX_CHARS`] characters and has a letter;
-/// - does not end like a sentence or a lead-in (`.`, `,`, `;`, `:`), which rules out one-line
-///   closing sentences ("… plenty of keynote time.") and lead-ins ("Here are my takeaways:");
-/// - is not a list item (`-`, `*`, `•`, `1.`), and does not start with a lowercase letter;
-/// - is followed by body text (not directly by another candidate line), at least
-///   [`TEXT_HEADING_MIN_BODY`] bytes of it before the next heading.
-///
-/// Candidate lines before the first paragraph of body text form the title block.
-/// Rule derived from the seed writeup (`../shared/seed`), whose 12 headings, captions and
-/// one-line closing sentences it tells apart.
-pub fn detect_text_headings(body: &str) -> TextStructure {
-    let blocks = blocks(body);
-    let candidate: Vec<bool> = blocks
-        .iter()
-        .map(|b| is_heading_candidate(b, body))
-        .collect();
-    let mut title_lines = Vec::new();
-    let mut first_body = None;
-    for (i, b) in blocks.iter().enumerate() {
-        let text = &body[b.clone()];
-        // The title block may be one block of several short lines (title, subtitle, author).
-        let short_lines = text.lines().all(|l| is_heading_line(l) || !has_letter(l));
-        if candidate[i] || short_lines {
-            title_lines.extend(
-                text.lines()
-                    .filter(|l| has_letter(l))
-                    .map(|l| l.trim().to_string()),
-            );
-        } else {
-            first_body = Some(i);
-            break;
-        }
-    }
-    let Some(first_body) = first_body else {
-        return TextStructure {
-            title_lines,
-            headings: Vec::new(),
-        };
-    };
-    // Candidates after the title block; accept those followed by body text.
-    let mut accepted: Vec<usize> = Vec::new();
-    for i in first_body..blocks.len() {
-        if !candidate[i] {
-            continue;
-        }
-        let next_is_body = blocks
-            .get(i + 1)
-            .is_some_and(|_| !candidate[i + 1] || is_list_block(&body[blocks[i + 1].clone()]));
-        if next_is_body {
-            accepted.push(i);
-        }
-    }
-    // Enforce the minimum body: walk backwards so each heading sees the next accepted one.
-    let mut headings = Vec::new();
-    let mut next_start = body.len();
-    for &i in accepted.iter().rev() {
-        let b = &blocks[i];
-        let body_len = body[b.end..next_start].trim().len();
-        if body_len >= TEXT_HEADING_MIN_BODY {
-            headings.push(Heading {
-                start: b.start,
-                level: 1,
-                text: body[b.clone()].trim().to_string(),
-            });
-            next_start = b.start;
-        }
-    }
-    headings.reverse();
-    TextStructure {
-        title_lines,
-        headings,
-    }
-}
-
-/// Byte ranges of blocks: maximal runs of non-blank lines (without the final newline).
-fn blocks(body: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut end = 0;
-    let mut pos = 0;
-    for line in body.split_inclusive('\n') {
-        let content_end = pos + line.trim_end_matches('\n').len();
-        if line.trim().is_empty() {
-            if let Some(s) = start.take() {
-                out.push(s..end);
-            }
-        } else {
-            if start.is_none() {
-                start = Some(pos);
-            }
-            end = content_end;
-        }
-        pos += line.len();
-    }
-    if let Some(s) = start {
-        out.push(s..end);
-    }
-    out
-}
-
-fn has_letter(s: &str) -> bool {
-    s.chars().any(char::is_alphabetic)
-}
-
-fn is_list_line(line: &str) -> bool {
-    let t = line.trim_start();
-    if t.starts_with(['-', '*', '•', '+', '–', '·']) {
-        return true;
-    }
-    let digits = t.chars().take_while(char::is_ascii_digit).count();
-    digits > 0 && t[digits..].starts_with(['.', ')'])
-}
-
-fn is_list_block(block: &str) -> bool {
-    block.lines().next().is_some_and(is_list_line)
-}
-
-fn is_heading_candidate(block: &Range<usize>, body: &str) -> bool {
-    let text = &body[block.clone()];
-    !text.contains('\n') && is_heading_line(text)
-}
-
-/// The line-level part of [`detect_text_headings`]'s rule.
-fn is_heading_line(line: &str) -> bool {
-    let t = line.trim();
-    let chars = t.chars().count();
-    if chars == 0 || chars > TEXT_HEADING_MAX_CHARS || !has_letter(t) || is_list_line(t) {
-        return false;
-    }
-    if t.ends_with(['.', ',', ';', ':']) {
-        return false;
-    }
-    if t.starts_with("http://") || t.starts_with("https://") {
-        return false;
-    }
-    !t.chars().next().is_some_and(char::is_lowercase)
+    crate::text::fold_space(text)
 }
 
 /// Splits a document into chunks that each fit `budget.max`, packed up to `budget.target`.
@@ -470,8 +260,9 @@ fn is_heading_line(line: &str) -> bool {
 /// bodies) at the largest boundary that fits: paragraph, then sentence, word, character.
 /// Consecutive pieces are then packed greedily. The chunks cover every non-whitespace byte of the
 /// body exactly once, in order (whitespace between pieces may fall outside any chunk).
-pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
-    let parts: Vec<ChunkPart> = sections(doc)
+pub fn chunks(doc: &Document, outline: &Outline, budget: Budget) -> Vec<Chunk> {
+    let parts: Vec<ChunkPart> = outline
+        .sections
         .iter()
         .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
         .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
@@ -491,8 +282,9 @@ pub fn chunks(doc: &Document, budget: Budget) -> Vec<Chunk> {
 /// The whole body as one chunk (`--strategy whole`): one model call over every section, each
 /// section kept as a part so takeaways are still attributed to their headings. `None` when the
 /// body is blank or does not fit `max_tokens` (the caller falls back to [`chunks`]).
-pub fn whole(doc: &Document, max_tokens: usize) -> Option<Chunk> {
-    let parts: Vec<ChunkPart> = sections(doc)
+pub fn whole(doc: &Document, outline: &Outline, max_tokens: usize) -> Option<Chunk> {
+    let parts: Vec<ChunkPart> = outline
+        .sections
         .iter()
         .filter(|s| !doc.body[s.range.clone()].trim().is_empty())
         .map(|s| trimmed_part(&doc.body, s.range.clone(), &s.heading_path))
@@ -645,80 +437,4 @@ fn pack(body: &str, pieces: Vec<ChunkPart>, budget: Budget) -> Vec<Chunk> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text_doc(body: &str) -> Document {
-        Document {
-            source: "t.txt".into(),
-            title: None,
-            date: None,
-            author: None,
-            format: BodyFormat::Text,
-            body: body.into(),
-        }
-    }
-
-    fn md_doc(body: &str) -> Document {
-        Document {
-            format: BodyFormat::Markdown,
-            ..text_doc(body)
-        }
-    }
-
-    #[test]
-    fn bold_pseudo_headings_are_siblings() {
-        let doc = md_doc("## Talks\n\n**Problem I: one**\n\ntext\n\n**Problem II: two**\n\ntext\n");
-        let labels: Vec<String> = sections(&doc).iter().map(Section::label).collect();
-        assert_eq!(
-            labels,
-            vec!["Talks", "Talks › Problem I: one", "Talks › Problem II: two"]
-        );
-    }
-
-    #[test]
-    fn hash_lines_in_fences_are_not_headings() {
-        let doc = md_doc("# T\n\nintro\n\n## A\n\n```sh\n# not a heading\n```\n\n~~~\n## nor this\n~~~\n\n## B\n\ntext\n");
-        let labels: Vec<String> = sections(&doc).iter().map(Section::label).collect();
-        assert_eq!(labels, vec!["(intro)", "A", "B"]);
-    }
-
-    #[test]
-    fn text_heading_needs_body_and_no_final_period() {
-        let para = "Body text that goes on for a while. ".repeat(8);
-        let body = format!(
-            "My Trip Report From A Conference\n\n{para}\n\nFirst topic\n\n{para}\n\nThis is a closing sentence.\n\nSecond topic!\n\n{para}\n\nA caption\n\nshort\n"
-        );
-        let s = detect_text_headings(&body);
-        let texts: Vec<&str> = s.headings.iter().map(|h| h.text.as_str()).collect();
-        assert_eq!(texts, vec!["First topic", "Second topic!"]);
-        assert_eq!(
-            s.title().as_deref(),
-            Some("My Trip Report From A Conference")
-        );
-    }
-
-    #[test]
-    fn chunks_fit_and_cover() {
-        let para = "Word ".repeat(400);
-        let body = format!("# A\n\n{para}\n\n{para}\n\n# B\n\nsmall\n");
-        let doc = md_doc(&body);
-        let budget = Budget {
-            target: 300,
-            max: 300,
-        };
-        let chunks = chunks(&doc, budget);
-        assert!(chunks.len() >= 4);
-        for c in &chunks {
-            assert!(
-                c.est_tokens <= budget.max,
-                "{} > {}",
-                c.est_tokens,
-                budget.max
-            );
-        }
-        let joined: String = chunks.iter().map(|c| c.text(&doc.body)).collect();
-        let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        assert_eq!(strip(&joined), strip(&doc.body));
-    }
-}
+mod tests;

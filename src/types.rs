@@ -1,0 +1,284 @@
+//! The plain data handed from one pipeline stage to the next (docs/ARCHITECTURE.md, "The
+//! pipeline"):
+//!
+//! ```text
+//! input ─► Document ─► split ─► Outline, Vec<Chunk> ─► extract ─► Vec<Candidate>
+//!       ─► rank ─► Vec<Takeaway> ─► pipeline ─► Summary (with Stats) ─► render
+//! ```
+//!
+//! Nothing here calls a model, reads a file or knows a rule of any stage: these are the shapes
+//! the stages agree on, so that every stage depends on this module and none on another stage's
+//! internals. Byte ranges index into [`Document::body`].
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+/// How the body of a [`Document`] is marked up, after conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFormat {
+    /// CommonMark/GFM: headings are found with pulldown-cmark.
+    Markdown,
+    /// Plain text: heading lines are detected by `split`'s plain-text rule.
+    Text,
+}
+
+/// One writeup, decoded and normalised: the output of `input`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Document {
+    /// Where it came from, as the user named it (`-` for stdin). Shown in the output header.
+    pub source: String,
+    /// Title from front matter, else HTML `<h1>`/`<title>`, AsciiDoc `= Title`, or the
+    /// top-level Markdown/RST heading; `None` when not found (plain text: the splitter looks).
+    pub title: Option<String>,
+    /// Date from front matter (or AsciiDoc/RST header, HTML meta), verbatim.
+    pub date: Option<String>,
+    /// Author from front matter (or AsciiDoc/RST header, HTML meta), verbatim; several
+    /// authors are joined with `, `.
+    pub author: Option<String>,
+    /// Markup of `body`.
+    pub format: BodyFormat,
+    /// The text to summarise: UTF-8, LF line endings, front matter removed, converted to
+    /// Markdown unless plain text; no leading blank lines, exactly one trailing `\n`. Byte
+    /// ranges in sections and chunks index into this string.
+    pub body: String,
+}
+
+/// A titled part of the body, as the author structured it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    /// Headings from the outermost to this section's own; empty for the intro before the first
+    /// heading.
+    pub heading_path: Vec<String>,
+    /// Byte range in [`Document::body`], heading line included.
+    pub range: Range<usize>,
+}
+
+impl Section {
+    /// The heading path for people: `A › B`, or `(intro)` for the text before the first heading.
+    pub fn label(&self) -> String {
+        label(&self.heading_path)
+    }
+}
+
+/// `A › B` for a heading path, `(intro)` for the empty path.
+pub fn label(heading_path: &[String]) -> String {
+    if heading_path.is_empty() {
+        "(intro)".to_string()
+    } else {
+        heading_path.join(" › ")
+    }
+}
+
+/// The structure of one document, computed once by `split::outline` and passed to every stage
+/// that needs it (budget, chunks, filters, emphasis, the `sections` command).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outline {
+    /// The title shown in the summary: front matter or H1, else a plain-text title line, else
+    /// the heading the body opens with, else the file name.
+    pub title: String,
+    /// For plain text, the lines of the title block before the first paragraph (title,
+    /// subtitle, author line); empty for Markdown.
+    pub title_lines: Vec<String>,
+    /// The sections, in order, covering the whole body.
+    pub sections: Vec<Section>,
+}
+
+impl Outline {
+    /// The title and the lines of the title block, newline-separated: what a headline must not
+    /// merely restate.
+    pub fn names(&self) -> String {
+        let mut names = self.title.clone();
+        for line in &self.title_lines {
+            names.push('\n');
+            names.push_str(line);
+        }
+        names
+    }
+
+    /// The heading-path label of every section, in order.
+    pub fn labels(&self) -> Vec<String> {
+        self.sections.iter().map(Section::label).collect()
+    }
+}
+
+/// One piece of a section inside a chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChunkPart {
+    /// The section's heading path.
+    pub heading_path: Vec<String>,
+    /// Byte range of this part in [`Document::body`].
+    pub range: Range<usize>,
+}
+
+/// The unit of one model call in the map step: consecutive text that fits the budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chunk {
+    /// 0-based position in the document.
+    pub index: usize,
+    /// Byte range in [`Document::body`] (from the first part's start to the last part's end).
+    pub range: Range<usize>,
+    /// The sections (or pieces of one section) this chunk holds, in order.
+    pub parts: Vec<ChunkPart>,
+    /// Estimated tokens of the chunk text (`tokens::estimate`), the repeated table header
+    /// included.
+    pub est_tokens: usize,
+    /// When the chunk starts inside a Markdown table that began in an earlier chunk: that
+    /// table's header and delimiter rows, repeated in front of the chunk text so the model
+    /// still knows what the columns are.
+    pub table_header: Option<String>,
+}
+
+impl Chunk {
+    /// The chunk's text, borrowed from the body it was split from.
+    pub fn text<'a>(&self, body: &'a str) -> &'a str {
+        &body[self.range.clone()]
+    }
+
+    /// The text sent to the model: the repeated table header, if any, then the chunk's text.
+    pub fn prompt_text<'a>(&self, body: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.table_header {
+            Some(h) => std::borrow::Cow::Owned(format!("{h}\n{}", self.text(body))),
+            None => std::borrow::Cow::Borrowed(self.text(body)),
+        }
+    }
+
+    /// The heading path of the part that holds byte `offset` (absolute, in the body); the first
+    /// part's when none does.
+    pub fn heading_path_at(&self, offset: usize) -> &[String] {
+        self.parts
+            .iter()
+            .find(|p| p.range.contains(&offset))
+            .unwrap_or(&self.parts[0])
+            .heading_path
+            .as_slice()
+    }
+
+    /// Distinct heading-path labels of the chunk's parts, in order.
+    pub fn section_labels(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.parts {
+            let l = label(&p.heading_path);
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+}
+
+/// A takeaway candidate from one chunk (the map step's output), before merging and ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Index of the chunk it came from.
+    pub chunk: usize,
+    /// Position among all candidates of the document (chunk order, then answer order); the
+    /// deterministic tie-breaker of the ranking.
+    pub ordinal: usize,
+    /// Short headline.
+    pub headline: String,
+    /// One-sentence detail.
+    pub detail: String,
+    /// The model's importance, 1..=5.
+    pub importance: u8,
+    /// The supporting quote the model gave.
+    pub quote: String,
+    /// Whether the quote was found in the chunk text (after folding case, punctuation and
+    /// white space). A quote that is not there is a hallucination signal.
+    pub quote_found: bool,
+    /// Heading path of the section that holds the quote; when the quote was not found, of the
+    /// part of the chunk that shares the most words with the headline and detail.
+    pub heading_path: Vec<String>,
+}
+
+/// One final takeaway (the reduce step's output).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Takeaway {
+    /// 1-based position in the summary.
+    pub rank: usize,
+    /// Bold headline.
+    pub headline: String,
+    /// One sentence.
+    pub detail: String,
+    /// Highest importance (1..=5) the model gave any merged candidate.
+    pub importance: u8,
+    /// Ranking score in 0..=1 (`rank::score`).
+    pub score: f64,
+    /// Heading paths of the supporting sections, in document order, distinct. An empty path is
+    /// the intro.
+    pub sections: Vec<Vec<String>>,
+    /// The supporting quotes that were found in their chunks.
+    pub quotes: Vec<String>,
+    /// True when at least one supporting quote was found in its chunk.
+    pub grounded: bool,
+    /// How many candidates were merged into this takeaway.
+    pub merged: usize,
+    /// Position of the first merged candidate in the document (tie-breaker).
+    #[serde(skip)]
+    pub ordinal: usize,
+}
+
+/// The result of the whole pipeline for one document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The writeup's title ([`Outline::title`]).
+    pub title: String,
+    /// The input path as given (`-` for stdin).
+    pub source: String,
+    /// Author from front matter.
+    pub author: Option<String>,
+    /// Date from front matter.
+    pub written: Option<String>,
+    /// The model used.
+    pub model: String,
+    /// The day the summary was made, `YYYY-MM-DD`.
+    pub generated: String,
+    /// The ranked takeaways.
+    pub takeaways: Vec<Takeaway>,
+    /// Sections whose chunk failed (only with `keep_going`): label and error.
+    pub missing_sections: Vec<MissingSection>,
+    /// Things the reader should know (e.g. the final pass failed and the code's order is used).
+    pub notes: Vec<String>,
+    /// Counts and timings.
+    pub stats: Stats,
+}
+
+/// A section the summary does not cover because its model call failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingSection {
+    /// Heading-path label.
+    pub section: String,
+    /// The error, one line.
+    pub error: String,
+}
+
+/// Counts and timings of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// `num_ctx` used for every call.
+    pub num_ctx: u32,
+    /// Chunks after splitting (and re-splitting).
+    pub chunks: usize,
+    /// Model calls made (including retries after invalid answers); answers from the cache are
+    /// not model calls.
+    pub model_calls: usize,
+    /// Calls answered from the answer cache instead of the model.
+    pub cache_hits: usize,
+    /// Calls repeated after an invalid answer or a truncated prompt.
+    pub retries: usize,
+    /// Requests repeated after a broken connection or an HTTP 5xx (of the calls that succeeded
+    /// in the end).
+    pub network_retries: usize,
+    /// Candidates before merging.
+    pub candidates: usize,
+    /// Estimated tokens of the document body.
+    pub document_tokens_estimate: usize,
+    /// Sum of Ollama `prompt_eval_count` over the model calls of this run (tokens; cached
+    /// answers add nothing).
+    pub prompt_eval_count: u64,
+    /// Sum of Ollama `eval_count` (tokens), as `prompt_eval_count`.
+    pub eval_count: u64,
+    /// Sum of Ollama `total_duration` (seconds): the model's time in this run.
+    pub model_seconds: f64,
+}
