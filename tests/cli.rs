@@ -443,3 +443,46 @@ async fn nothing_left_after_the_checks_is_an_error_that_says_why() {
     assert!(stderr.contains("no takeaways left"), "{stderr}");
     assert!(stderr.contains("--model"), "{stderr}");
 }
+
+/// Completion scripts and the manual page come from the same clap definitions as `--help`.
+#[test]
+fn completions_and_man_page_generate() {
+    for (shell, marker) in [
+        ("bash", "_takeaways()"),
+        ("zsh", "#compdef takeaways"),
+        ("fish", "complete -c takeaways"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = takeaways().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("summarize") && script.contains("num-ctx"),
+            "{shell}"
+        );
+    }
+    let out = takeaways().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH takeaways"),
+        "{page:.200}"
+    );
+    assert!(page.contains("summarize"));
+}
+
+/// A malformed server address is a usage error (exit 2), not "server unreachable" (3).
+#[test]
+fn a_malformed_host_is_a_usage_error() {
+    takeaways()
+        .args([
+            "summarize",
+            "fixtures/writeups/rustconf-mini.md",
+            "--host",
+            "https://x.example",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad server address"));
+}

@@ -195,3 +195,32 @@ fn digest_says_plainly_when_nothing_recurs() {
     let text = digest_markdown(&reports, &digest(&reports));
     assert!(text.contains("No takeaway recurs"), "{text}");
 }
+
+/// `batch` picks up a file of every extension `summarize` reads (one list: `input::EXTENSIONS`).
+#[test]
+fn every_readable_extension_is_discovered() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, _) in crate::input::EXTENSIONS {
+        std::fs::write(dir.path().join(format!("report.{ext}")), "# T\n\ntext\n").unwrap();
+        std::fs::write(
+            dir.path().join(format!("UPPER.{}", ext.to_uppercase())),
+            "x",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("notes.pdf"), "x").unwrap();
+    let filters = Filters::new(&[], &[]).unwrap();
+    let found = discover(dir.path(), &filters, None);
+    let names: std::collections::BTreeSet<String> =
+        found.sources.iter().map(Source::display).collect();
+    for (ext, format) in crate::input::EXTENSIONS {
+        let name = format!("report.{ext}");
+        assert!(names.contains(&name), "{name} not picked up: {names:?}");
+        assert_eq!(
+            crate::input::format_for_path(std::path::Path::new(&name)),
+            *format
+        );
+    }
+    assert_eq!(names.len(), 2 * crate::input::EXTENSIONS.len());
+    assert!(!names.contains("notes.pdf"));
+}
