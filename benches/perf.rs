@@ -71,9 +71,10 @@ fn settings() -> Settings {
         seed: None,
         repeat_penalty: pipeline::DEFAULT_REPEAT_PENALTY,
         top: 10,
-        target_tokens: split::DEFAULT_TARGET_TOKENS,
+        target_tokens: None,
         final_pass: true,
         keep_going: false,
+        language: None,
         strategy: Strategy::Auto,
     }
 }

@@ -29,8 +29,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Version of the entry format and key recipe; bumping it makes every old entry a miss (old
-/// entries stay in `chat-v<old>/` until `takeaways cache clear`).
-pub const CACHE_FORMAT_VERSION: u32 = 1;
+/// entries stay in `chat-v<old>/` until `takeaways cache clear`). Version 2: only answers that
+/// passed validation are stored (version 1 also kept invalid ones, which every rerun then
+/// failed on).
+pub const CACHE_FORMAT_VERSION: u32 = 2;
 
 /// The environment variable that overrides the cache directory.
 pub const CACHE_DIR_ENV: &str = "TAKEAWAYS_CACHE_DIR";

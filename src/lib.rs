@@ -23,6 +23,7 @@ pub mod doctor;
 pub mod exit;
 pub mod extract;
 pub mod input;
+pub mod language;
 pub mod llm;
 pub mod pipeline;
 pub mod prompts;

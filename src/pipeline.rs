@@ -5,13 +5,15 @@ use serde::Serialize;
 
 use crate::exit::Exit;
 use crate::extract::{self, CallSettings, ExtractError};
+use crate::language::Language;
 use crate::llm::{Llm, LlmError, Options, Reply, Source};
 use crate::prompts::{ExtractVars, PromptError, Prompts, RankItem, RankVars};
 use crate::rank;
 use crate::split::{self, Budget};
 use crate::tokens;
 use crate::types::{
-    BodyFormat, Candidate, Chunk, Document, MissingSection, Outline, Stats, Summary, Takeaway,
+    BodyFormat, Candidate, Chunk, Document, Dropped, MissingSection, Outline, Stats, Summary,
+    Takeaway,
 };
 
 /// What a run is asked to do. Built by the CLI from flags, environment and defaults. Every
@@ -34,12 +36,16 @@ pub struct Settings {
     pub repeat_penalty: f32,
     /// How many takeaways to print.
     pub top: usize,
-    /// Chunk target in estimated tokens ([`split::DEFAULT_TARGET_TOKENS`]).
-    pub target_tokens: usize,
+    /// Chunk target in estimated tokens; `None`: [`split::DEFAULT_TARGET_TOKENS`], or less when
+    /// the context window is smaller ([`split::Budget::for_context`]).
+    pub target_tokens: Option<usize>,
     /// Ask the model to reorder the short list at the end ([`rank::blend_order`]).
     pub final_pass: bool,
     /// Go on past a chunk that fails, and list it as missing.
     pub keep_going: bool,
+    /// The language to write the takeaways in (`--language`: ISO 639-1/639-3 code or English
+    /// name, checked by the CLI); `None`: the writeup's own, detected.
+    pub language: Option<String>,
     /// One call per chunk of sections, or one call over the whole body ([`Strategy`]).
     pub strategy: Strategy,
 }
@@ -200,6 +206,10 @@ pub fn prompt_overhead(
         sections: sections.to_vec(),
         chunk: "",
         max_takeaways: extract::MAX_TAKEAWAYS_PER_CHUNK,
+        // The longest English language name whatlang knows, and a fence of a dozen backticks:
+        // an upper bound for any chunk's prompt.
+        language: "Western Frisian Esperanto",
+        fence: "````````````",
     };
     let messages = prompts.extract_messages(&vars)?;
     Ok(messages
@@ -224,7 +234,9 @@ pub fn budget(
         num_ctx,
         overhead,
         settings.num_predict as usize,
-        settings.target_tokens,
+        settings
+            .target_tokens
+            .unwrap_or(split::DEFAULT_TARGET_TOKENS),
     ))
 }
 
@@ -242,9 +254,7 @@ pub fn plan_chunks(
     let whole = match settings.strategy {
         Strategy::Sections => false,
         Strategy::Whole => true,
-        Strategy::Auto => {
-            tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS.min(settings.target_tokens)
-        }
+        Strategy::Auto => tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS.min(budget.target),
     };
     if whole {
         let overhead = prompt_overhead(prompts, &outline.title, &outline.labels())?;
@@ -292,34 +302,39 @@ pub async fn summarize(
         document_tokens_estimate: tokens::estimate(&doc.body),
         ..Stats::default()
     };
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut missing = Vec::new();
-    let names = outline.names();
-    let instructions = extract::instruction_lines(prompts)?;
+    let written_in = Language::detect(&doc.body);
+    let answer_in = settings
+        .language
+        .as_deref()
+        .and_then(Language::from_code)
+        .unwrap_or(written_in);
+    let checks = extract::Checks::new(&outline.names(), &extract::instruction_lines(prompts)?);
+    let headings: Vec<String> = outline
+        .sections
+        .iter()
+        .filter_map(|s| s.heading_path.last().cloned())
+        .collect();
     let ctx = extract::DocContext {
         title: &title,
-        names: &names,
         body: &doc.body,
-        instructions: &instructions,
+        checks: &checks,
+        written_in,
+        answer_in,
+        headings: &headings,
     };
+    let mut map = MapResult::default();
+    let mut missing = Vec::new();
     progress.start(chunks.len());
     for chunk in &chunks {
         let label = chunk.section_labels().join("; ");
         progress.chunk_started(chunk.index, &label);
         let result = extract_with_resplit(
-            llm,
-            prompts,
-            &call,
-            ctx,
-            doc.format,
-            chunk,
-            candidates.len(),
-            &mut stats,
+            llm, prompts, &call, ctx, doc.format, chunk, &mut map, &mut stats,
         )
         .await;
         progress.chunk_done(chunk.index);
         match result {
-            Ok(found) => candidates.extend(found),
+            Ok(()) => {}
             Err(error) if settings.keep_going => missing.push(MissingSection {
                 section: label,
                 error: error.to_string(),
@@ -332,17 +347,35 @@ pub async fn summarize(
             }
         }
     }
-    stats.candidates = candidates.len();
+    let MapResult {
+        candidates,
+        mut dropped,
+    } = map;
+    stats.candidates = candidates.len() + dropped.len();
     let emphasis = rank::emphasis(&doc.body, &outline.sections);
-    let mut takeaways = rank::rank(&candidates, &emphasis, settings.top);
+    let ranking = rank::rank_report(&candidates, &emphasis, settings.top);
+    dropped.extend(ranking.dropped);
+    for d in &dropped {
+        stats.dropped.add(d.rule);
+    }
+    let mut takeaways = ranking.takeaways;
     if takeaways.is_empty() {
         // Never print a summary with no takeaways: say what filtered everything out.
         return Err(PipelineError::NoTakeaways {
             chunks: stats.chunks,
-            candidates: candidates.len(),
+            candidates: stats.candidates,
         });
     }
     let mut notes = Vec::new();
+    let lost = stats.dropped.total() - stats.dropped.duplicate;
+    if lost * 2 > stats.candidates {
+        notes.push(format!(
+            "{lost} of the model's {} candidate takeaways were dropped by the checks ({}); \
+             rerun with --explain to see them, or try a larger --model",
+            stats.candidates,
+            drop_summary(&stats.dropped)
+        ));
+    }
     if settings.final_pass && takeaways.len() > 1 {
         progress.final_pass();
         match final_pass(llm, prompts, &call, &title, &takeaways, &mut stats).await {
@@ -359,11 +392,37 @@ pub async fn summarize(
         written: doc.date.clone(),
         model: settings.model.clone(),
         generated: today.to_string(),
+        language: answer_in.code().to_string(),
         takeaways,
         missing_sections: missing,
         notes,
         stats,
+        dropped,
     })
+}
+
+/// `3 echo, 1 title` for the drops of a run (rules with none left out).
+pub fn drop_summary(d: &crate::types::DropCounts) -> String {
+    let parts: Vec<String> = [
+        (d.debris, "debris"),
+        (d.echo, "echo"),
+        (d.title, "title"),
+        (d.off_text, "off_text"),
+        (d.heading, "heading"),
+        (d.duplicate, "duplicate"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, name)| format!("{n} {name}"))
+    .collect();
+    parts.join(", ")
+}
+
+/// What the map step gave so far: the candidates that passed the checks and those dropped.
+#[derive(Debug, Default)]
+struct MapResult {
+    candidates: Vec<Candidate>,
+    dropped: Vec<Dropped>,
 }
 
 fn add_stats(stats: &mut Stats, replies: &[Reply]) {
@@ -381,6 +440,7 @@ fn add_stats(stats: &mut Stats, replies: &[Reply]) {
         }
         let r = &reply.response;
         stats.model_calls += 1;
+        stats.requests += 1 + reply.retries as usize;
         stats.prompt_eval_count += r.prompt_eval_count.unwrap_or(0);
         stats.eval_count += r.eval_count.unwrap_or(0);
         stats.model_seconds += r.total_duration.unwrap_or(0) as f64 / 1e9;
@@ -389,8 +449,7 @@ fn add_stats(stats: &mut Stats, replies: &[Reply]) {
 
 /// The map step for one chunk; when the server shows the prompt did not fit (a 400, or a
 /// `prompt_eval_count` far below the estimate: docs/ARCHITECTURE.md, Ollama fact 1), the chunk
-/// is split in halves
-/// and each half is tried again, up to [`MAX_RESPLITS`] times.
+/// is split in halves and each half is tried again, up to [`MAX_RESPLITS`] times.
 #[allow(clippy::too_many_arguments)]
 async fn extract_with_resplit(
     llm: &Llm,
@@ -399,22 +458,27 @@ async fn extract_with_resplit(
     ctx: extract::DocContext<'_>,
     format: BodyFormat,
     chunk: &Chunk,
-    first_ordinal: usize,
+    map: &mut MapResult,
     stats: &mut Stats,
-) -> Result<Vec<Candidate>, ExtractError> {
+) -> Result<(), ExtractError> {
     let mut queue: Vec<(Chunk, usize)> = vec![(chunk.clone(), 0)];
-    let mut out: Vec<Candidate> = Vec::new();
     while let Some((c, depth)) = queue.pop() {
         stats.chunks += 1;
-        match extract::extract_chunk(llm, prompts, call, ctx, &c, first_ordinal + out.len()).await {
-            Ok((found, responses)) => {
-                add_stats(stats, &responses);
-                out.extend(found);
+        let first = map.candidates.len();
+        match extract::extract_chunk(llm, prompts, call, ctx, &c, first).await {
+            Ok(outcome) => {
+                add_stats(stats, &outcome.replies);
+                stats.repaired += outcome.repaired;
+                map.candidates.extend(outcome.candidates);
+                map.dropped.extend(outcome.dropped);
             }
-            Err(ExtractError::Llm(LlmError::ContextExceeded { .. }))
+            Err((ExtractError::Llm(LlmError::ContextExceeded { .. }), replies))
                 if depth < MAX_RESPLITS && c.est_tokens > 64 =>
             {
+                add_stats(stats, &replies);
+                // The refused or cut call was a request the server received.
                 stats.model_calls += 1;
+                stats.requests += 1;
                 stats.retries += 1;
                 stats.chunks -= 1;
                 let halves = split::resplit(ctx.body, format, &c, c.est_tokens.div_ceil(2));
@@ -423,10 +487,13 @@ async fn extract_with_resplit(
                     queue.push((h, depth + 1));
                 }
             }
-            Err(e) => return Err(e),
+            Err((e, replies)) => {
+                add_stats(stats, &replies);
+                return Err(e);
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The optional reduce-side model call: the model orders the short list. Returns 1-based ids.
@@ -456,21 +523,12 @@ async fn final_pass(
     };
     let messages = prompts.rank_messages(&vars)?;
     let n = takeaways.len();
-    let result = extract::call_json::<RankAnswer, _>(llm, call, messages, |a| {
-        rank::check_order(&a.order, n)
+    let called = extract::call_json::<RankAnswer, _>(llm, call, messages, None, |a| {
+        rank::check_order(&a.order, n).map(|()| a)
     })
     .await;
-    match result {
-        Ok((answer, responses)) => {
-            add_stats(stats, &responses);
-            Ok(answer.order)
-        }
-        Err(e) => {
-            stats.model_calls += 2;
-            stats.retries += 1;
-            Err(e)
-        }
-    }
+    add_stats(stats, &called.replies);
+    called.value.map(|a| a.order)
 }
 
 #[cfg(test)]
@@ -486,9 +544,10 @@ mod tests {
             seed: None,
             repeat_penalty: DEFAULT_REPEAT_PENALTY,
             top: 10,
-            target_tokens: split::DEFAULT_TARGET_TOKENS,
+            target_tokens: None,
             final_pass: false,
             keep_going: false,
+            language: None,
             strategy,
         }
     }
@@ -511,7 +570,7 @@ mod tests {
 
     #[test]
     fn whole_is_one_chunk_when_it_fits_else_sections() {
-        let para = "Some words about the talk. ".repeat(60);
+        let para = "Some words about the talk. ".repeat(200);
         let body = format!("## A\n\n{para}\n\n## B\n\n{para}\n\n## C\n\n{para}\n");
         let sections = plan(&body, Strategy::Sections, 8192);
         assert!(sections.len() > 1);

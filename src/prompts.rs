@@ -23,7 +23,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 /// System message of the map step.
 pub const EXTRACT_SYSTEM: &str = "extract.system.j2";
 /// User message of the map step; variables: `title`, `sections` (list of heading-path labels),
-/// `chunk` (the chunk's text), `max_takeaways`.
+/// `chunk` (the chunk's text), `fence` (the line around it, [`fence_for`]), `max_takeaways`,
+/// `language`. The system message ([`EXTRACT_SYSTEM`]) holds every instruction and the same text
+/// for every chunk of a document (only `language` varies, per document), so that a server which
+/// reuses the cache of a shared prompt prefix (real Ollama does) computes it once.
 pub const EXTRACT_USER: &str = "extract.user.j2";
 /// System message of the final ranking pass.
 pub const RANK_SYSTEM: &str = "rank.system.j2";
@@ -59,10 +62,10 @@ pub enum PromptError {
     },
 }
 
-/// Variables of [`EXTRACT_USER`].
+/// Variables of [`EXTRACT_SYSTEM`] and [`EXTRACT_USER`].
 #[derive(Debug, Clone, Serialize)]
 pub struct ExtractVars<'a> {
-    /// The writeup's title (or its file name).
+    /// The writeup's title (or its file name). Templates show it with the `quote` filter.
     pub title: &'a str,
     /// Heading-path labels of the sections in the chunk.
     pub sections: Vec<String>,
@@ -70,6 +73,39 @@ pub struct ExtractVars<'a> {
     pub chunk: &'a str,
     /// Most takeaways to ask for.
     pub max_takeaways: usize,
+    /// The language to write the takeaways in, by its English name (`French`).
+    pub language: &'a str,
+    /// The fence line put before and after the chunk ([`fence_for`]).
+    pub fence: &'a str,
+}
+
+/// The fence that delimits `text` in a prompt so that the text cannot close it: a run of
+/// backticks one longer than the longest run in the text, at least three (CommonMark's rule for
+/// fenced code, which models know). A line of three double quotes or three backticks in the
+/// writeup then stays inside the data instead of ending it.
+pub fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The `quote` filter of the templates: `s` on one line in double quotes, with backslashes and
+/// double quotes escaped, so that a title or section label cannot end its quotes and go on as
+/// instructions.
+pub fn quote(s: &str) -> String {
+    let one_line = crate::text::fold_space(s);
+    format!(
+        "\"{}\"",
+        one_line.replace('\\', "\\\\").replace('"', "\\\"")
+    )
 }
 
 /// One line of [`RankVars::candidates`].
@@ -116,6 +152,7 @@ impl Prompts {
         }
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("quote", |s: String| quote(&s));
         let override_dir = dir.map(Path::to_path_buf);
         // One loader for both sources: `add_template` would shadow any loader (docs/ARCHITECTURE.md, "minijinja").
         env.set_loader(move |name| {
@@ -235,6 +272,6 @@ mod tests {
         };
         let m = p.rank_messages(&vars).unwrap();
         assert_eq!(m[0].content, "Custom system");
-        assert!(m[1].content.contains("Writeup: t"));
+        assert!(m[1].content.contains("Writeup: \"t\""));
     }
 }

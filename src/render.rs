@@ -33,17 +33,21 @@ pub fn render(summary: &Summary, format: Format) -> String {
 /// the text is marked †, with a note at the end.
 pub fn markdown(summary: &Summary) -> String {
     let mut out = format!("# Key takeaways: {}\n\n", summary.title.trim());
-    out.push_str(&format!("- Source: `{}`\n", summary.source));
+    // The facts about the page on one paragraph, not as a list: the only list of the page is
+    // the takeaways (a reader's, or a script's, first list item is takeaway 1).
+    let mut facts = vec![format!("Source: `{}`", summary.source)];
     if let Some(a) = &summary.author {
-        out.push_str(&format!("- Author: {a}\n"));
+        facts.push(format!("author: {a}"));
     }
     if let Some(w) = &summary.written {
-        out.push_str(&format!("- Written: {w}\n"));
+        facts.push(format!("written: {w}"));
     }
-    out.push_str(&format!(
-        "- Summarized by `{}` on {}\n\n",
+    facts.push(format!(
+        "summarized by `{}` on {}",
         summary.model, summary.generated
     ));
+    out.push_str(&facts.join(" · "));
+    out.push_str("\n\n");
     let mut unverified = false;
     for t in &summary.takeaways {
         let mark = if t.grounded {
@@ -91,6 +95,7 @@ struct JsonSummary<'a> {
     written: Option<&'a str>,
     model: &'a str,
     generated: &'a str,
+    language: &'a str,
     takeaways: Vec<JsonTakeaway<'a>>,
     missing_sections: &'a [MissingSection],
     notes: &'a [String],
@@ -126,6 +131,7 @@ pub fn json(summary: &Summary) -> String {
         written: summary.written.as_deref(),
         model: &summary.model,
         generated: &summary.generated,
+        language: &summary.language,
         takeaways: summary
             .takeaways
             .iter()

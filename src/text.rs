@@ -23,7 +23,10 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// CJK). Blank stays blank.
 pub fn sentence(s: &str) -> String {
     let s = s.trim().trim_end_matches([',', ';', ':']).trim_end();
-    if s.is_empty() || s.ends_with(['.', '!', '?', '…', '。', '！', '？']) {
+    // A closing quote or bracket after the punctuation (`…innovation.”`) ends it too.
+    let core = s.trim_end_matches(['"', '\'', '”', '’', '»', ')', ']']);
+    let ends = ['.', '!', '?', '…', '。', '！', '？'];
+    if s.is_empty() || s.ends_with(ends) || (core.len() < s.len() && core.ends_with(ends)) {
         s.to_string()
     } else {
         format!("{s}.")
@@ -71,6 +74,24 @@ pub fn content_tokens(text: &str) -> BTreeSet<String> {
         out.insert(stem.to_string());
     }
     out
+}
+
+/// True when two headlines say the same thing: Jaccard similarity of their content tokens of
+/// at least 0.4, or one's tokens (two or more) nearly all inside the other's (overlap
+/// coefficient ≥ 0.75), or near-identical spelling (normalised Levenshtein ≥ 0.85).
+pub fn same_takeaway(a: &str, b: &str) -> bool {
+    let (ta, tb) = (content_tokens(a), content_tokens(b));
+    if ta.is_empty() || tb.is_empty() {
+        return a.trim().eq_ignore_ascii_case(b.trim());
+    }
+    let inter = ta.intersection(&tb).count() as f64;
+    let union = ta.union(&tb).count() as f64;
+    let min = ta.len().min(tb.len());
+    let overlap = inter / min as f64;
+    if inter / union >= 0.4 || (min >= 2 && overlap >= 0.75) {
+        return true;
+    }
+    strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase()) >= 0.85
 }
 
 /// HTML elements whose tags [`strip_markup`] removes: the inline and block markup models copy
@@ -205,6 +226,11 @@ mod tests {
         assert_eq!(sentence("Done!"), "Done!");
         assert_eq!(sentence("  "), "");
         assert_eq!(sentence("終わり。"), "終わり。");
+        assert_eq!(
+            sentence("called for “responsible innovation.”"),
+            "called for “responsible innovation.”"
+        );
+        assert_eq!(sentence("the “platform”"), "the “platform”.");
     }
 
     #[test]

@@ -192,6 +192,89 @@ pub struct Candidate {
     pub heading_path: Vec<String>,
 }
 
+/// Why a candidate did not reach the summary: the rule that dropped it (counted in
+/// [`Stats::dropped`], listed by `--explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropRule {
+    /// Template or JSON debris, too short, or a lead-in ("The takeaways are:").
+    Debris,
+    /// An echo of the prompt: its own words, or only generic category words ("Key takeaways",
+    /// "Leçons").
+    Echo,
+    /// It restates the writeup's title.
+    Title,
+    /// Its quote was not found and its words are not the chunk's (same language only).
+    OffText,
+    /// It restates its section's heading and the author does not list that heading among the
+    /// highlights.
+    Heading,
+    /// The same point as another candidate (the same supporting sentence, or a near-duplicate
+    /// headline): merged into it.
+    Duplicate,
+}
+
+impl DropRule {
+    /// The rule's name as in `--stats`, `--explain` and the JSON `stats.dropped`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropRule::Debris => "debris",
+            DropRule::Echo => "echo",
+            DropRule::Title => "title",
+            DropRule::OffText => "off_text",
+            DropRule::Heading => "heading",
+            DropRule::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// A candidate that did not reach the summary, for `--explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The rule.
+    pub rule: DropRule,
+    /// The headline as the model gave it (cleaned of markup).
+    pub headline: String,
+    /// The heading-path label of its section (or of its chunk's sections).
+    pub section: String,
+}
+
+/// Candidates dropped per rule ([`DropRule`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DropCounts {
+    /// [`DropRule::Debris`].
+    pub debris: usize,
+    /// [`DropRule::Echo`].
+    pub echo: usize,
+    /// [`DropRule::Title`].
+    pub title: usize,
+    /// [`DropRule::OffText`].
+    pub off_text: usize,
+    /// [`DropRule::Heading`].
+    pub heading: usize,
+    /// [`DropRule::Duplicate`] (merged into another takeaway).
+    pub duplicate: usize,
+}
+
+impl DropCounts {
+    /// Counts one drop.
+    pub fn add(&mut self, rule: DropRule) {
+        match rule {
+            DropRule::Debris => self.debris += 1,
+            DropRule::Echo => self.echo += 1,
+            DropRule::Title => self.title += 1,
+            DropRule::OffText => self.off_text += 1,
+            DropRule::Heading => self.heading += 1,
+            DropRule::Duplicate => self.duplicate += 1,
+        }
+    }
+
+    /// All drops.
+    pub fn total(&self) -> usize {
+        self.debris + self.echo + self.title + self.off_text + self.heading + self.duplicate
+    }
+}
+
 /// One final takeaway (the reduce step's output).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Takeaway {
@@ -234,6 +317,9 @@ pub struct Summary {
     pub model: String,
     /// The day the summary was made, `YYYY-MM-DD`.
     pub generated: String,
+    /// The language the takeaways are written in: an ISO 639-1 code (`en`, `fr`) where one
+    /// exists, else ISO 639-3; detected from the writeup, or forced with `--language`.
+    pub language: String,
     /// The ranked takeaways.
     pub takeaways: Vec<Takeaway>,
     /// Sections whose chunk failed (only with `keep_going`): label and error.
@@ -242,6 +328,9 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// Counts and timings.
     pub stats: Stats,
+    /// The candidates that were dropped, with their rule (for `--explain`; not rendered).
+    #[serde(skip)]
+    pub dropped: Vec<Dropped>,
 }
 
 /// A section the summary does not cover because its model call failed.
@@ -267,11 +356,20 @@ pub struct Stats {
     pub cache_hits: usize,
     /// Calls repeated after an invalid answer or a truncated prompt.
     pub retries: usize,
+    /// HTTP requests the server received for the model calls of this run, every retry
+    /// included (busy answers, resets, invalid answers, re-split chunks); cached answers send
+    /// none.
+    pub requests: usize,
+    /// Answers repaired instead of refused: importances clamped into 1..=5, lists longer than
+    /// asked cut.
+    pub repaired: usize,
     /// Requests repeated after a broken connection or an HTTP 5xx (of the calls that succeeded
     /// in the end).
     pub network_retries: usize,
-    /// Candidates before merging.
+    /// Candidates the model gave (before any was dropped or merged).
     pub candidates: usize,
+    /// Candidates dropped, per rule ([`DropRule`]).
+    pub dropped: DropCounts,
     /// Estimated tokens of the document body.
     pub document_tokens_estimate: usize,
     /// Sum of Ollama `prompt_eval_count` over the model calls of this run (tokens; cached

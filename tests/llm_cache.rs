@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use takeaways::cache::{entry_key, Cache, Lookup};
 use takeaways::llm::{
-    chat_body, request_key, ChatRequest, Llm, LlmConfig, Message, Options, Source,
+    chat_body, request_key, ChatRequest, ChatResponse, Llm, LlmConfig, Message, Options, Source,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -74,11 +74,12 @@ async fn a_cached_answer_skips_the_network() {
         cache: Some(dir.path().to_path_buf()),
         ..LlmConfig::default()
     };
-    let first = llm(&server.uri(), cfg())
-        .chat_reply(&request())
-        .await
-        .unwrap();
+    let first_client = llm(&server.uri(), cfg());
+    let first = first_client.chat_reply(&request()).await.unwrap();
     assert_eq!(first.source, Source::Live);
+    // Not stored until the caller says the answer is good.
+    assert_eq!(std::fs::read_dir(dir.path()).map_or(0, |d| d.count()), 0);
+    first_client.remember(&request(), &first);
 
     // A new client (a new run) with the same cache.
     let second_client = llm(&server.uri(), cfg());
@@ -91,7 +92,7 @@ async fn a_cached_answer_skips_the_network() {
     // The entry is where the key says, for this model and digest.
     let key = entry_key("tiny:1b", "sha256:d1", &chat_body(&request()));
     assert_eq!(
-        Cache::new(dir.path()).get(&key),
+        Cache::new(dir.path()).get::<ChatResponse>(&key),
         Lookup::Hit(first.response.clone())
     );
     server.verify().await;

@@ -287,6 +287,8 @@ async fn ndjson_answer_is_joined_and_counters_are_kept() {
             replayed: 0,
             cache_hits: 0,
             retries: 0,
+            requests: 2,
+            chat_requests: 2,
             prompt_eval_count: 80,
             eval_count: 24,
             model_time_ns: 10_000_000_000,

@@ -87,6 +87,8 @@ pub fn run_key(
         sections: vec!["\u{1}section".into()],
         chunk: "\u{1}chunk",
         max_takeaways: crate::extract::MAX_TAKEAWAYS_PER_CHUNK,
+        language: "\u{1}language",
+        fence: "\u{1}fence",
     })?;
     let rank = prompts.rank_messages(&RankVars {
         title: "\u{1}title",

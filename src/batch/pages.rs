@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Brief, FileFailure, ReportEntry, INDEX_TOP, JSON_SCHEMA_VERSION, MIN_SUPPORT};
-use crate::rank;
-use crate::text::{content_tokens, fold_space, shorten, strip_markup};
+use crate::text::{content_tokens, fold_space, same_takeaway, shorten, strip_markup};
 
 /// A takeaway that recurs across reports: the mentions of one group, at most one per report.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,9 +33,9 @@ pub const MIN_DIGEST_WORDS: usize = 2;
 /// Groups the takeaways of all reports and keeps the groups that at least [`MIN_SUPPORT`]
 /// distinct reports support.
 ///
-/// Headlines are compared after [`clean_headline`], with [`rank::same_takeaway`]; a takeaway
+/// Headlines are compared after [`clean_headline`], with [`same_takeaway`]; a takeaway
 /// joins the first group whose first takeaway (its seed) it matches, in report order then rank
-/// order. Comparing with the seed only, not with any member as [`rank::merge`] does within one
+/// order. Comparing with the seed only, not with any member as [`crate::rank::merge`] does within one
 /// report, keeps a chain of loosely similar headlines from different reports from growing into
 /// one group. Headlines with fewer than [`MIN_DIGEST_WORDS`] content words are left out.
 ///
@@ -53,10 +52,7 @@ pub fn digest(reports: &[(String, &ReportEntry)]) -> Vec<Recurring> {
             if content_tokens(&clean).len() < MIN_DIGEST_WORDS {
                 continue;
             }
-            match groups
-                .iter_mut()
-                .find(|g| rank::same_takeaway(&g[0].2, &clean))
-            {
+            match groups.iter_mut().find(|g| same_takeaway(&g[0].2, &clean)) {
                 Some(g) => g.push((r, i + 1, clean, t)),
                 None => groups.push(vec![(r, i + 1, clean, t)]),
             }

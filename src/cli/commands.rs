@@ -64,9 +64,14 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
     };
     let mut summary =
         result.map_err(|e| Failure::new(e.exit(), format!("{}: {e}", args.path.display())))?;
-    // One document, one client: the client's count is exact, and includes the retries of
+    // One document, one client: the client's counts are exact, and include the retries of
     // calls that failed in the end (the pipeline only sees those of calls that succeeded).
-    summary.stats.network_retries = llm.stats().retries as usize;
+    let client = llm.stats();
+    summary.stats.network_retries = client.retries as usize;
+    summary.stats.requests = client.chat_requests as usize;
+    if args.explain {
+        eprint!("{}", explain_lines(&summary.dropped));
+    }
     if args.stats {
         eprintln!(
             "{}",
@@ -82,15 +87,26 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
 
 /// The `--stats` line.
 pub fn stats_line(s: &Stats, wall_seconds: f64) -> String {
+    let dropped = pipeline::drop_summary(&s.dropped);
     format!(
-        "stats: {} chunks, {} model calls, {} cache hits, {} retries after invalid or cut answers, \
-         {} after network errors; prompt_eval_count {} (document estimate {}), eval_count {}; \
-         model time {:.1}s, wall time {:.1}s; num_ctx {}",
+        "stats: {} chunks, {} model calls ({} requests to the server), {} cache hits, {} retries \
+         after invalid or cut answers, {} after network errors or busy answers, {} answers \
+         repaired; {} candidates, {} dropped{}; prompt_eval_count {} (document estimate {}), \
+         eval_count {}; model time {:.1}s, wall time {:.1}s; num_ctx {}",
         s.chunks,
         s.model_calls,
+        s.requests,
         s.cache_hits,
         s.retries,
         s.network_retries,
+        s.repaired,
+        s.candidates,
+        s.dropped.total(),
+        if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({dropped})")
+        },
         s.prompt_eval_count,
         s.document_tokens_estimate,
         s.eval_count,
@@ -98,6 +114,20 @@ pub fn stats_line(s: &Stats, wall_seconds: f64) -> String {
         wall_seconds,
         s.num_ctx
     )
+}
+
+/// The `--explain` lines: one per dropped candidate, `dropped (RULE) [SECTION]: HEADLINE`.
+pub fn explain_lines(dropped: &[crate::types::Dropped]) -> String {
+    let mut out = String::new();
+    for d in dropped {
+        out.push_str(&format!(
+            "dropped ({}) [{}]: {}\n",
+            d.rule.name(),
+            d.section,
+            d.headline
+        ));
+    }
+    out
 }
 
 /// Runs `work` unless Ctrl-C comes first (`None` then; `work` is dropped, which cancels it).
@@ -257,6 +287,7 @@ pub(super) fn sections(args: SectionsArgs) -> Result<(), Failure> {
         target_tokens: args.chunk_tokens,
         final_pass: false,
         keep_going: false,
+        language: None,
         strategy: pipeline::Strategy::Sections,
     };
     let outline = split::outline(&doc);

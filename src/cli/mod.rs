@@ -24,7 +24,6 @@ use crate::llm::{Llm, LlmConfig, LlmError};
 use crate::pipeline::{self, Settings};
 use crate::prompts::Prompts;
 use crate::render::Format;
-use crate::split;
 use progress::{ProgressMode, PullBar};
 
 /// The end of `takeaways --help`: the exit codes (from [`Exit`]) and the files.
@@ -202,10 +201,16 @@ pub struct SummarizeArgs {
     #[arg(long)]
     pub progress: bool,
 
-    /// Print counts and timings to stderr at the end: chunks, model calls, cache hits,
-    /// retries, token counts, model time and wall time.
+    /// Print counts and timings to stderr at the end: chunks, model calls and the requests the
+    /// server received, cache hits, retries, repaired answers, candidates and how many each
+    /// check dropped, token counts, model time and wall time.
     #[arg(long)]
     pub stats: bool,
+
+    /// List on stderr every candidate takeaway that was dropped, with the rule that dropped it
+    /// (echo of the prompt, restated title, bare heading, off-text, debris, duplicate).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// How each writeup is summarized: model, server, options, prompts, record/replay. Shared by
@@ -253,9 +258,10 @@ pub struct PipelineArgs {
     #[arg(long, default_value_t = pipeline::DEFAULT_REPEAT_PENALTY)]
     pub repeat_penalty: f32,
 
-    /// Target chunk size in estimated tokens (see `takeaways sections`).
-    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
-    pub chunk_tokens: usize,
+    /// Target chunk size in estimated tokens (see `takeaways sections`). Default: 2000, or less
+    /// when num_ctx leaves less room.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
+    pub chunk_tokens: Option<usize>,
 
     /// How the writeup is cut into model calls: `sections` (one call per chunk of sections, then
     /// merge and rank), `whole` (one call over the whole writeup when it fits num_ctx, then the
@@ -270,9 +276,24 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
 
-    /// Skip the final model pass that reorders the short list; print the code's ranking.
-    #[arg(long)]
+    /// After ranking, ask the model to reorder the short list (one more call). Off by default:
+    /// it can only reorder the takeaways already chosen, never change which ones are printed.
+    #[arg(long, overrides_with = "no_final_pass")]
+    pub final_pass: bool,
+
+    /// No final reordering pass (the default; kept for scripts written for older versions).
+    #[arg(long, hide = true)]
     pub no_final_pass: bool,
+
+    /// The language to write the takeaways in: an ISO 639-1 or 639-3 code (`fr`, `deu`) or an
+    /// English name (`Japanese`). Default: the language the writeup is written in (detected).
+    #[arg(long, value_name = "CODE", value_parser = parse_language)]
+    pub language: Option<String>,
+
+    /// How long to keep retrying a busy server (HTTP 429/502/503/504, reset connections) before
+    /// a call fails, with exponential backoff and jitter (and the server's Retry-After).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub retry_for: u64,
 
     /// Go on when a section's model call fails; the summary lists the sections it misses.
     #[arg(long)]
@@ -339,8 +360,9 @@ impl PipelineArgs {
             repeat_penalty: self.repeat_penalty,
             top: usize::from(resolved.top.value),
             target_tokens: self.chunk_tokens,
-            final_pass: !self.no_final_pass,
+            final_pass: self.final_pass && !self.no_final_pass,
             keep_going: self.keep_going,
+            language: self.language.clone(),
             strategy: self.strategy,
         }
     }
@@ -360,6 +382,7 @@ impl PipelineArgs {
             idle_timeout: Some(Duration::from_secs(self.timeout)),
             cache,
         })
+        .map(|llm| llm.with_retry_budget(Duration::from_secs(self.retry_for)))
         .map_err(|e| Failure::new(e.exit(), e))
     }
 
@@ -392,6 +415,16 @@ impl PipelineArgs {
     }
 }
 
+/// `--language`: a code or name [`crate::language::Language::from_code`] knows, normalised to
+/// its ISO code.
+fn parse_language(s: &str) -> Result<String, String> {
+    crate::language::Language::from_code(s)
+        .map(|l| l.code().to_string())
+        .ok_or_else(|| {
+            format!("unknown language {s:?}; give an ISO 639-1 code such as en, fr, de, ja")
+        })
+}
+
 /// Options of `takeaways sections`.
 #[derive(Debug, Args)]
 pub struct SectionsArgs {
@@ -407,8 +440,8 @@ pub struct SectionsArgs {
     #[arg(long, default_value_t = pipeline::DEFAULT_NUM_PREDICT)]
     pub num_predict: u32,
     /// Target chunk size in estimated tokens.
-    #[arg(long, default_value_t = split::DEFAULT_TARGET_TOKENS, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
-    pub chunk_tokens: usize,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
+    pub chunk_tokens: Option<usize>,
     /// Prompt templates directory (the prompt's size is part of the budget).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,

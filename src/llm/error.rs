@@ -35,6 +35,20 @@ pub enum LlmError {
         /// What showed it.
         detail: String,
     },
+    /// The server is busy: HTTP 429 (too many requests), 502/504 (a router with no free
+    /// replica), 503 (Ollama's "server busy" past `OLLAMA_MAX_QUEUE`), after the retries of
+    /// [`super::retry`] ran out.
+    #[error("{url} is busy (HTTP {status}{}): {body}; it stayed busy for the whole retry time (--retry-for)", retry_after_text(.retry_after))]
+    Busy {
+        /// The URL.
+        url: String,
+        /// Status code.
+        status: u16,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<std::time::Duration>,
+        /// Error text from the body.
+        body: String,
+    },
     /// Any other HTTP error status.
     #[error("Ollama at {url} answered HTTP {status}: {body}")]
     Http {
@@ -72,6 +86,10 @@ pub enum LlmError {
         /// What went wrong.
         detail: String,
     },
+}
+
+fn retry_after_text(after: &Option<std::time::Duration>) -> String {
+    after.map_or_else(String::new, |d| format!(", Retry-After {} s", d.as_secs()))
 }
 
 impl LlmError {

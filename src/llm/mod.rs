@@ -39,6 +39,7 @@ mod host;
 mod ndjson;
 mod ollama;
 mod record;
+pub mod retry;
 mod truncation;
 mod wire;
 
@@ -169,11 +170,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// CPU can take minutes before the first byte (fact 8); there is no total timeout.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Attempts per call by default (the first try and two retries), see [`Llm::with_retries`].
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-
-/// Wait before the first retry; doubled for each further one (1 s, 2 s, 4 s, …).
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+pub use retry::{DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BUDGET, DEFAULT_RETRY_DELAY};
 
 /// Totals over the calls of one [`Llm`], from [`Llm::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -186,8 +183,14 @@ pub struct CallStats {
     /// Chat calls answered from the answer cache (not counted in [`CallStats::calls`], nor in
     /// the token and time sums: the model did no work for them).
     pub cache_hits: u64,
-    /// Retries made (an attempt after a broken connection or an HTTP 5xx), over all calls.
+    /// Retries made (an attempt after a broken connection, a busy answer or an HTTP 5xx),
+    /// over all calls.
     pub retries: u64,
+    /// HTTP requests sent to the server, every attempt counted (chat, show, tags, version).
+    pub requests: u64,
+    /// Of those, requests to the chat endpoint: what the server was asked to generate,
+    /// retries included.
+    pub chat_requests: u64,
     /// Sum of `prompt_eval_count` (tokens) over the answers that carried it.
     pub prompt_eval_count: u64,
     /// Sum of `eval_count` (tokens generated) over the answers that carried it.
@@ -203,6 +206,8 @@ struct Counters {
     replayed: AtomicU64,
     cache_hits: AtomicU64,
     retries: AtomicU64,
+    requests: AtomicU64,
+    chat_requests: AtomicU64,
     prompt_eval_count: AtomicU64,
     eval_count: AtomicU64,
     model_time_ns: AtomicU64,
@@ -251,8 +256,12 @@ pub struct Reply {
     pub response: ChatResponse,
     /// Where it came from.
     pub source: Source,
-    /// Attempts repeated after a broken connection or an HTTP 5xx for this call.
+    /// Attempts repeated after a broken connection, a busy answer or an HTTP 5xx for this call.
     pub retries: u32,
+    /// Where a live answer goes in the answer cache (entry key, model digest), once the caller
+    /// has checked it ([`Llm::remember`]); `None` for cached and replayed answers, or without a
+    /// cache.
+    pub cache_slot: Option<(String, String)>,
 }
 
 /// The model client: live calls to Ollama, or recordings, per [`LlmConfig`].
@@ -267,8 +276,7 @@ pub struct Llm {
     record: Option<PathBuf>,
     replay: Option<PathBuf>,
     idle: Duration,
-    max_attempts: u32,
-    retry_delay: Duration,
+    retry: retry::Policy,
     counters: Counters,
     cache: Option<Cache>,
     /// Model digests from `/api/tags` (the cache key needs them), looked up once per model.
@@ -324,20 +332,30 @@ impl Llm {
             record: cfg.record,
             replay: cfg.replay,
             idle: cfg.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            retry_delay: DEFAULT_RETRY_DELAY,
+            retry: retry::Policy::default(),
             counters: Counters::default(),
             cache: cfg.cache.map(Cache::new),
             digests: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Changes the retry policy: `max_attempts` tries in all (at least 1) and `first_delay`
-    /// before the first retry, doubled for each further one. Defaults: [`DEFAULT_MAX_ATTEMPTS`],
-    /// [`DEFAULT_RETRY_DELAY`].
+    /// Changes the retry policy ([`retry`]): `max_attempts` tries in all (at least 1) for
+    /// errors that waiting rarely cures, and `first_delay` as the ceiling of the first wait,
+    /// doubled for each further one. Defaults: [`DEFAULT_MAX_ATTEMPTS`],
+    /// [`DEFAULT_RETRY_DELAY`]. `max_attempts` 1 turns retries off entirely.
     pub fn with_retries(mut self, max_attempts: u32, first_delay: Duration) -> Self {
-        self.max_attempts = max_attempts.max(1);
-        self.retry_delay = first_delay;
+        self.retry.max_attempts = max_attempts.max(1);
+        self.retry.first_delay = first_delay;
+        if max_attempts <= 1 {
+            self.retry.budget = Duration::ZERO;
+        }
+        self
+    }
+
+    /// Changes how long a call keeps retrying a busy server (default
+    /// [`DEFAULT_RETRY_BUDGET`], `--retry-for`).
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry.budget = budget;
         self
     }
 
@@ -354,6 +372,8 @@ impl Llm {
             replayed: c.replayed.load(Relaxed),
             cache_hits: c.cache_hits.load(Relaxed),
             retries: c.retries.load(Relaxed),
+            requests: c.requests.load(Relaxed),
+            chat_requests: c.chat_requests.load(Relaxed),
             prompt_eval_count: c.prompt_eval_count.load(Relaxed),
             eval_count: c.eval_count.load(Relaxed),
             model_time_ns: c.model_time_ns.load(Relaxed),
@@ -391,19 +411,24 @@ impl Llm {
     /// before the response head (e.g. reset by the server) and HTTP 5xx. Never a 4xx, a refused
     /// connection, an idle timeout, or an answer that already started streaming.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        self.chat_reply(req).await.map(|r| r.response)
+        let reply = self.chat_reply(req).await?;
+        self.remember(req, &reply);
+        Ok(reply.response)
     }
 
-    /// [`Llm::chat`], also saying where the answer came from and how many retries it took.
+    /// [`Llm::chat`], also saying where the answer came from and how many retries it took, and
+    /// **not** storing the answer in the cache: the caller checks it first and then calls
+    /// [`Llm::remember`], so that an answer that fails validation is never replayed to a later
+    /// run ([`Llm::chat`] remembers every answer that passed the truncation check).
     ///
     /// With a cache ([`LlmConfig::cache`], not in replay mode): the model's digest is looked up
     /// once per model (`/api/tags`, [`Llm::model_digest`]); an answer stored under
     /// [`cache::entry_key`] is returned without any request to `/api/chat`
-    /// ([`Source::Cache`]; still written as a recording in record mode); otherwise the live
-    /// answer is stored after it passed the truncation check. A corrupt entry counts as missing
-    /// and is overwritten; a failed cache write is ignored. When the digest cannot be had (the
-    /// model is not listed, or `/api/tags` fails), the call goes to the model and nothing is
-    /// cached: an answer is never reused without knowing which model made it.
+    /// ([`Source::Cache`]; still written as a recording in record mode). A corrupt entry counts
+    /// as missing and is overwritten. When the digest cannot be had (the model is not listed, or
+    /// `/api/tags` fails), the call goes to the model and nothing is cached: an answer is never
+    /// reused without knowing which model made it. Recordings (`--record`) keep every answer,
+    /// valid or not: a replay must see the same exchanges, retries included.
     pub async fn chat_reply(&self, req: &ChatRequest) -> Result<Reply, LlmError> {
         let body = chat_body(req);
         let key = wire::key_of(&body);
@@ -416,6 +441,7 @@ impl Llm {
                 response: answer,
                 source: Source::Replay,
                 retries: 0,
+                cache_slot: None,
             });
         }
         let mut slot = None;
@@ -432,10 +458,11 @@ impl Llm {
                             response: answer,
                             source: Source::Cache,
                             retries: 0,
+                            cache_slot: None,
                         });
                     }
                 }
-                slot = Some((cache, ckey, digest));
+                slot = Some((ckey, digest));
             }
         }
         let url = format!("{}api/chat", self.base);
@@ -451,10 +478,6 @@ impl Llm {
         let answer = self.read_answer(resp, &url).await?;
         self.counters.add(&answer);
         check_truncation(req, &answer)?;
-        if let Some((cache, ckey, digest)) = slot {
-            // The cache is an optimisation: a failed write costs a model call next time, no more.
-            let _ = cache.put(&ckey, &req.model, &digest, &answer);
-        }
         if let Some(dir) = &self.record {
             record::write_chat(dir, &key, &body, &answer)?;
         }
@@ -462,7 +485,18 @@ impl Llm {
             response: answer,
             source: Source::Live,
             retries,
+            cache_slot: slot,
         })
+    }
+
+    /// Stores a live answer that the caller has checked in the answer cache, so that an
+    /// identical later call is answered without the model. Does nothing for cached or replayed
+    /// answers, or without a cache. A failed write is ignored: the cache is an optimisation, a
+    /// failed write costs a model call next time, no more.
+    pub fn remember(&self, req: &ChatRequest, reply: &Reply) {
+        if let (Some(cache), Some((key, digest))) = (self.cache(), &reply.cache_slot) {
+            let _ = cache.put(key, &req.model, digest, &reply.response);
+        }
     }
 
     /// The digest of `model` for the cache key, looked up once per model per client; `None`

@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::error::{causes, error_text, mentions_context};
+use super::retry::{self, Retry};
 use super::{ndjson, record, ChatResponse, Llm, LlmError, PullProgress};
 
 impl Llm {
@@ -159,7 +160,8 @@ impl Llm {
     }
 
     /// Sends a request (`body` as JSON when given) and returns the 2xx response and the number
-    /// of retries it took, retrying per [`Llm::with_retries`].
+    /// of retries it took, retrying per the client's [`retry::Policy`] (busy servers with
+    /// backoff and full jitter for the time budget, other server errors a few times).
     pub(super) async fn send(
         &self,
         method: Method,
@@ -168,20 +170,25 @@ impl Llm {
         model: &str,
         num_ctx: Option<u32>,
     ) -> Result<(reqwest::Response, u32), LlmError> {
+        let started = std::time::Instant::now();
         let mut attempt = 1u32;
         loop {
+            self.counters.requests.fetch_add(1, Relaxed);
+            if num_ctx.is_some() {
+                self.counters.chat_requests.fetch_add(1, Relaxed);
+            }
             match self
                 .send_once(method.clone(), url, body, model, num_ctx)
                 .await
             {
                 Ok(resp) => return Ok((resp, attempt - 1)),
-                Err((err, retriable)) => {
-                    if !retriable || attempt >= self.max_attempts {
+                Err((err, retry)) => {
+                    let Some(delay) =
+                        self.retry
+                            .next_delay(retry, attempt, started, fastrand::f64())
+                    else {
                         return Err(err);
-                    }
-                    let delay = self
-                        .retry_delay
-                        .saturating_mul(1u32 << (attempt - 1).min(16));
+                    };
                     self.counters.retries.fetch_add(1, Relaxed);
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -190,7 +197,7 @@ impl Llm {
         }
     }
 
-    /// One attempt; the error comes with whether it may be retried.
+    /// One attempt; the error comes with how it may be retried.
     async fn send_once(
         &self,
         method: Method,
@@ -198,14 +205,14 @@ impl Llm {
         body: Option<&Value>,
         model: &str,
         num_ctx: Option<u32>,
-    ) -> Result<reqwest::Response, (LlmError, bool)> {
+    ) -> Result<reqwest::Response, (LlmError, Retry)> {
         let mut request = self.client.request(method, url);
         if let Some(body) = body {
             request = request.json(body);
         }
         let send = request.send();
         let resp = match tokio::time::timeout(self.idle, send).await {
-            Err(_) => return Err((self.idle_error(url), false)),
+            Err(_) => return Err((self.idle_error(url), Retry::No)),
             Ok(Err(e)) if e.is_connect() || e.is_builder() => {
                 let detail = causes(&e);
                 return Err((
@@ -213,7 +220,7 @@ impl Llm {
                         url: url.to_owned(),
                         detail,
                     },
-                    false,
+                    Retry::No,
                 ));
             }
             Ok(Err(e)) => {
@@ -221,7 +228,8 @@ impl Llm {
                     "the connection to {url} broke before an answer: {}",
                     causes(&e)
                 );
-                return Err((LlmError::Stream(msg), true));
+                // A reset before the answer: the server shed load; waiting helps.
+                return Err((LlmError::Stream(msg), Retry::Busy(None)));
             }
             Ok(Ok(resp)) => resp,
         };
@@ -229,6 +237,7 @@ impl Llm {
         if status.is_success() {
             return Ok(resp);
         }
+        let after = retry::retry_after(resp.headers());
         let text = match tokio::time::timeout(self.idle, resp.text()).await {
             Ok(Ok(text)) => text,
             _ => String::new(),
@@ -252,13 +261,24 @@ impl Llm {
                 num_ctx,
                 detail: format!("Ollama answered HTTP 400: {msg}"),
             },
+            (code @ (429 | 502 | 503 | 504), _) => LlmError::Busy {
+                url: url.to_owned(),
+                status: code,
+                retry_after: after,
+                body: msg,
+            },
             (code, _) => LlmError::Http {
                 url: url.to_owned(),
                 status: code,
                 body: msg,
             },
         };
-        Err((err, status.is_server_error()))
+        let retry = match &err {
+            LlmError::Busy { retry_after, .. } => Retry::Busy(*retry_after),
+            _ if status.is_server_error() => Retry::Limited,
+            _ => Retry::No,
+        };
+        Err((err, retry))
     }
 
     /// Reads the NDJSON answer (see [`ndjson`]), with the idle timeout on every read.

@@ -71,7 +71,7 @@ impl Budget {
 /// a small model one topic to talk about: at 1,200 it answered once per chunk and merged
 /// sections away. The fixed prompt overhead (~150 tokens a call) keeps the total prompt within
 /// 1.15× the document's estimate even at 600.
-pub const DEFAULT_TARGET_TOKENS: usize = 600;
+pub const DEFAULT_TARGET_TOKENS: usize = 2000;
 
 /// Share of `num_ctx` kept free in [`Budget::for_context`], in percent.
 pub const SAFETY_MARGIN_PERCENT: usize = 10;

@@ -1,0 +1,221 @@
+//! Grounding: where a model's quote is in its chunk, and the author's sentence around it, which
+//! becomes the takeaway's detail.
+//!
+//! The detail is extracted, not generated: the model copies a short quote, and the sentence of
+//! the writeup that holds it is printed under the headline. Generation is what costs on a CPU
+//! (docs/ARCHITECTURE.md, Ollama fact 11): a one-sentence detail per candidate was most of the
+//! map step's generated tokens, and most candidates never reach the summary. The author's own
+//! sentence is also grounded by construction.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::text::{fold_space, strip_markup};
+
+/// Longest detail in characters; a longer sentence is cut at a word with `…`.
+pub const DETAIL_MAX_CHARS: usize = 280;
+
+/// Byte range in `text` of the match of `quote`, comparing case-folded letters and digits only
+/// (punctuation, quotes, markup and white space are skipped on both sides). `None` for quotes
+/// with fewer than 8 letters or digits: too short to ground anything.
+///
+/// When the whole quote is not there, its longest prefix that is counts, if it holds at least
+/// [`PREFIX_MATCH_PERCENT`] of the quote's letters and at least 20 of them: small models copy a
+/// sentence exactly and then drift at its end (measured with Qwen2.5-Coder 1.5B: "an emerging
+/// trend of “platform” ." for "an emerging trend of “platform engineering”", a Chinese word in
+/// the middle of an English sentence), and the grammar cuts a quote at its length cap.
+pub fn find_quote(text: &str, quote: &str) -> Option<std::ops::Range<usize>> {
+    let fold = |s: &str| -> Vec<(usize, char)> {
+        s.char_indices()
+            .filter(|(_, c)| c.is_alphanumeric())
+            .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
+            .collect()
+    };
+    let hay = fold(text);
+    let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
+    if needle.len() < 8 || hay.is_empty() {
+        return None;
+    }
+    let range_of = |i: usize, n: usize| {
+        let (last, c) = hay[i + n - 1];
+        let end = last
+            + text[last..]
+                .chars()
+                .next()
+                .map_or(c.len_utf8(), char::len_utf8);
+        hay[i].0..end
+    };
+    // The longest prefix of the needle found at each start, best first; whole needles win.
+    let mut best: Option<(usize, usize)> = None;
+    for i in 0..hay.len() {
+        if hay[i].1 != needle[0] {
+            continue;
+        }
+        let n = hay[i..]
+            .iter()
+            .zip(&needle)
+            .take_while(|((_, h), c)| h == *c)
+            .count();
+        if n == needle.len() {
+            return Some(range_of(i, n));
+        }
+        if best.is_none_or(|(_, m)| n > m) {
+            best = Some((i, n));
+        }
+    }
+    let (i, n) = best?;
+    (n >= 20 && n * 100 >= needle.len() * PREFIX_MATCH_PERCENT).then(|| range_of(i, n))
+}
+
+/// Share of a quote's letters and digits, in percent, that a prefix found in the text must hold
+/// for [`find_quote`] to accept it.
+pub const PREFIX_MATCH_PERCENT: usize = 60;
+
+/// The block of `text` (a paragraph, a list item or a table row: lines up to a blank line or
+/// the next list item) that holds byte `at`, as a byte range.
+fn block_around(text: &str, at: usize) -> std::ops::Range<usize> {
+    let mut start = 0;
+    let mut pos = 0;
+    let mut end = text.len();
+    for line in text.split_inclusive('\n') {
+        let line_start = pos;
+        pos += line.len();
+        let t = line.trim();
+        let breaks = t.is_empty() || is_item_start(t);
+        if line_start <= at {
+            if t.is_empty() {
+                start = pos;
+            } else if breaks {
+                start = line_start;
+            }
+        } else if breaks {
+            end = line_start;
+            break;
+        }
+    }
+    start.min(at)..end.max(at)
+}
+
+fn is_item_start(line: &str) -> bool {
+    if line.starts_with(['-', '*', '+', '•', '|', '#', '>']) {
+        return true;
+    }
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && line[digits..].starts_with(['.', ')'])
+}
+
+/// The author's sentence(s) in `text` that hold `quote_range` (from [`find_quote`]), with list
+/// markers, headings marks and inline markup removed, white space folded, at most
+/// [`DETAIL_MAX_CHARS`]. Also whether that text introduces something (ends with `:`): a quote
+/// from a lead-in ("Here are my highlights:") grounds no takeaway.
+pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (String, bool) {
+    let block = block_around(text, quote_range.start);
+    let block_text = &text[block.clone()];
+    let mut from = 0;
+    let mut to = block_text.len();
+    for (i, s) in block_text.split_sentence_bound_indices() {
+        let (s_start, s_end) = (block.start + i, block.start + i + s.len());
+        if s_end <= quote_range.start {
+            from = i + s.len();
+        }
+        if s_start >= quote_range.end && s.trim().chars().any(char::is_alphanumeric) {
+            to = to.min(i);
+            break;
+        }
+    }
+    let raw = &block_text[from..to.max(from)];
+    let cleaned = strip_markup(&strip_line_marks(raw));
+    let lead_in = cleaned.trim_end().ends_with(':');
+    (cut(&fold_space(&cleaned), DETAIL_MAX_CHARS), lead_in)
+}
+
+/// Removes list markers, heading marks and table pipes at the start of each line.
+fn strip_line_marks(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            let t = t.trim_start_matches(['#', '>', '|']).trim_start();
+            let t = match t.strip_prefix(['-', '*', '+', '•']) {
+                Some(r) if r.starts_with(' ') => r,
+                _ => {
+                    let digits = t.chars().take_while(char::is_ascii_digit).count();
+                    match t[digits..].strip_prefix(['.', ')']) {
+                        Some(r) if digits > 0 => r,
+                        _ => t,
+                    }
+                }
+            };
+            t.replace(" | ", "; ").trim_end_matches('|').to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `s` cut to at most `max` characters at a word boundary, with `…`.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max.saturating_sub(1)).collect();
+    let at = head.rfind(' ').unwrap_or(head.len());
+    format!("{}…", head[..at].trim_end_matches([',', ';', ':', ' ']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_are_found_ignoring_case_and_punctuation() {
+        let text = "We saw that “Platform engineering” takes centre stage, again.";
+        let r = find_quote(text, "platform engineering takes centre").unwrap();
+        assert_eq!(&text[r], "Platform engineering” takes centre");
+        assert_eq!(find_quote(text, "platform teams are dead"), None);
+        assert_eq!(find_quote(text, "we"), None);
+        // A quote that drifts at its end is still found by its long prefix.
+        let text = "At KubeCon EU in 2024, a few of us spoke about an emerging trend of “platform engineering” in the hallways.";
+        let r = find_quote(
+            text,
+            "At KubeCon EU in 2024, a few of us spoke about an emerging trend of “platform” .",
+        )
+        .unwrap();
+        assert!(text[r].starts_with("At KubeCon EU in 2024"));
+        // A short shared start is not enough.
+        assert_eq!(
+            find_quote(text, "At KubeCon EU we saw nothing of the kind at all"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_detail_is_the_sentence_that_holds_the_quote() {
+        let text = "## Talk\n\nFirst sentence here. Teams should measure lead time, not \
+                    velocity. Last one.\n\n- a list item about caching layers\n- another\n";
+        let r = find_quote(text, "measure lead time, not velocity").unwrap();
+        assert_eq!(
+            sentence_around(text, r),
+            (
+                "Teams should measure lead time, not velocity.".to_string(),
+                false
+            )
+        );
+        let r = find_quote(text, "list item about caching").unwrap();
+        assert_eq!(
+            sentence_around(text, r).0,
+            "a list item about caching layers"
+        );
+    }
+
+    #[test]
+    fn a_lead_in_is_flagged_and_long_sentences_are_cut() {
+        let text = "Below I would like to highlight some of the sessions I enjoyed:\n\n- one\n";
+        let r = find_quote(text, "highlight some of the sessions").unwrap();
+        assert!(sentence_around(text, r).1);
+        let long = format!("{} end.", "word ".repeat(100));
+        let r = find_quote(&long, "word word word word").unwrap();
+        let (s, _) = sentence_around(&long, r);
+        assert!(
+            s.chars().count() <= DETAIL_MAX_CHARS && s.ends_with('…'),
+            "{s}"
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! The checks a candidate must pass before ranking, each a named rule whose drops are counted
+//! (`--stats`) and listed (`--explain`): small models echo the prompt, restate the title, emit
+//! template debris, or write a headline that has nothing to do with the text.
+//!
+//! The rule that matters most: **a found quote is evidence.** A candidate whose quote is found in
+//! its chunk is grounded whatever its headline's words or language, and is never dropped as
+//! off-text; the word-overlap test only judges candidates without a found quote, and only when
+//! the headline is in the chunk's language (a German chunk's English headline shares no words
+//! with it and proves nothing).
+
+use std::collections::BTreeSet;
+
+use crate::text::content_tokens;
+use crate::types::DropRule;
+
+/// Words that name the kind of thing asked for rather than a thing: a headline made only of
+/// these ("Key takeaways", "Lessons", "Leçons", "Wichtigste Erkenntnisse") is an echo of the
+/// prompt, not a takeaway. One list per language a writeup is summarized in most often, so that
+/// a French or German echo is caught as well as an English one; the prompt's own words are
+/// added to it at run time ([`Checks::new`]).
+const GENERIC_WORDS: &[&str] = &[
+    // English
+    "key",
+    "takeaway",
+    "lesson",
+    "learned",
+    "trend",
+    "opinion",
+    "recommendation",
+    "observation",
+    "highlight",
+    "insight",
+    "point",
+    "main",
+    "important",
+    "summary",
+    "conclusion",
+    "overview",
+    "note",
+    "part",
+    "writeup",
+    "conference",
+    "talk",
+    "session",
+    "text",
+    "section",
+    "topic",
+    "headline",
+    "quote",
+    "detail",
+    "minor",
+    "central",
+    "message",
+    "introduction",
+    "intro",
+    // French
+    "clé",
+    "clés",
+    "leçon",
+    "leçons",
+    "tendance",
+    "tendances",
+    "opinion",
+    "opinions",
+    "recommandation",
+    "recommandations",
+    "point",
+    "points",
+    "principal",
+    "principaux",
+    "important",
+    "importants",
+    "résumé",
+    "conclusion",
+    "aperçu",
+    "partie",
+    "conférence",
+    "retenir",
+    "sujet",
+    "essentiel",
+    "à",
+    // German
+    "wichtig",
+    "wichtigste",
+    "wichtigsten",
+    "lektion",
+    "lektionen",
+    "lehre",
+    "lehren",
+    "trend",
+    "trends",
+    "meinung",
+    "meinungen",
+    "punkt",
+    "punkte",
+    "erkenntnis",
+    "erkenntnisse",
+    "empfehlung",
+    "empfehlungen",
+    "zusammenfassung",
+    "fazit",
+    "überblick",
+    "teil",
+    "konferenz",
+    "vortrag",
+    "thema",
+    "kernaussage",
+    "kernaussagen",
+    // Spanish, Italian, Portuguese
+    "clave",
+    "lección",
+    "lecciones",
+    "tendencia",
+    "tendencias",
+    "opinión",
+    "punto",
+    "puntos",
+    "resumen",
+    "conclusión",
+    "conclusiones",
+    "lezione",
+    "lezioni",
+    "tendenza",
+    "tendenze",
+    "riassunto",
+    "conclusione",
+    "lição",
+    "lições",
+    "resumo",
+    "conclusão",
+    // Dutch
+    "les",
+    "lessen",
+    "trends",
+    "mening",
+    "samenvatting",
+    "conclusie",
+    "belangrijkste",
+    // Function words of those languages (`content_tokens` drops only English ones)
+    "et",
+    "de",
+    "la",
+    "le",
+    "les",
+    "des",
+    "du",
+    "en",
+    "un",
+    "une",
+    "und",
+    "der",
+    "die",
+    "das",
+    "ein",
+    "eine",
+    "von",
+    "y",
+    "el",
+    "los",
+    "las",
+    "e",
+    "il",
+    "di",
+    "o",
+    "da",
+    "het",
+    "een",
+    "van",
+    // Japanese, Chinese (bigrams, as `content_tokens` makes them)
+    "要点",
+    "まと",
+    "とめ",
+    "教訓",
+    "傾向",
+    "意見",
+    "結論",
+    "总结",
+    "要点",
+    "趋势",
+    "观点",
+    "结论",
+    "教训",
+];
+
+/// The per-document checks: the title's words and the prompt's own words, computed once.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    title: BTreeSet<String>,
+    generic: BTreeSet<String>,
+    instruction_lines: Vec<BTreeSet<String>>,
+}
+
+impl Checks {
+    /// Checks for a document whose title (and title block) is `names`, under a prompt whose
+    /// non-blank lines are `instructions` ([`super::instruction_lines`]; the first is the line that
+    /// says what is asked for).
+    pub fn new(names: &str, instructions: &[String]) -> Self {
+        let instruction_lines: Vec<BTreeSet<String>> =
+            instructions.iter().map(|l| content_tokens(l)).collect();
+        let mut generic: BTreeSet<String> = GENERIC_WORDS
+            .iter()
+            .flat_map(|w| content_tokens(w))
+            .collect();
+        // The words of the prompt's first line, which says what is asked for ("the lessons,
+        // trends, recommendations and opinions"), in whatever language the (possibly edited)
+        // templates are written: a headline made of them alone repeats the request.
+        if let Some(first) = instruction_lines.first() {
+            generic.extend(first.iter().cloned());
+        }
+        Checks {
+            title: content_tokens(names),
+            generic,
+            instruction_lines,
+        }
+    }
+
+    /// The rule that drops a headline, or `None` when it may go on to ranking.
+    ///
+    /// - [`DropRule::Debris`]: fewer than 3 letters or digits, template or JSON debris (braces),
+    ///   or a lead-in ("The three key takeaways are:"), including a quote that introduces a
+    ///   list (`lead_in`);
+    /// - [`DropRule::Echo`]: every content word is one of the prompt's own or a generic word
+    ///   ([`GENERIC_WORDS`]), or most of them repeat one line of the instructions;
+    /// - [`DropRule::Title`]: at least 80% of its content words are in the title;
+    /// - [`DropRule::OffText`]: its quote was not found, the headline is in the chunk's
+    ///   language (`same_language`), and fewer than half of its content words occur in the
+    ///   chunk (`chunk_words`).
+    pub fn judge(
+        &self,
+        headline: &str,
+        quote_found: bool,
+        lead_in: bool,
+        same_language: bool,
+        chunk_words: &BTreeSet<String>,
+    ) -> Option<DropRule> {
+        let alnum = headline.chars().filter(|c| c.is_alphanumeric()).count();
+        if alnum < 3 || is_broken(headline) || headline.trim_end().ends_with(':') || lead_in {
+            return Some(DropRule::Debris);
+        }
+        let words = content_tokens(headline);
+        if words.is_empty() || words.iter().all(|w| self.generic.contains(w)) {
+            return Some(DropRule::Echo);
+        }
+        if self
+            .instruction_lines
+            .iter()
+            .any(|l| words.intersection(l).count() * 3 >= words.len() * 2)
+        {
+            return Some(DropRule::Echo);
+        }
+        if words.intersection(&self.title).count() * 5 >= words.len() * 4 {
+            return Some(DropRule::Title);
+        }
+        if !quote_found && same_language {
+            let present = words.iter().filter(|w| chunk_words.contains(*w)).count();
+            if present * 2 < words.len() {
+                return Some(DropRule::OffText);
+            }
+        }
+        None
+    }
+}
+
+/// True when generated text is broken: template or JSON debris such as `{{#x}}` or `} ,{`,
+/// which small models emit when they lose the thread; prose takeaways never hold braces.
+pub fn is_broken(text: &str) -> bool {
+    text.contains(['{', '}'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks() -> Checks {
+        Checks::new(
+            "KubeCon notes",
+            &["- \"headline\": the point in at most 12 words".to_string()],
+        )
+    }
+
+    fn judge(headline: &str, found: bool, chunk: &str) -> Option<DropRule> {
+        checks().judge(headline, found, false, true, &content_tokens(chunk))
+    }
+
+    const CHUNK: &str =
+        "Platform engineering took centre stage at the event, with many talks on it.";
+
+    #[test]
+    fn echoes_titles_and_debris_are_caught() {
+        assert_eq!(
+            judge("The point in at most 12 words", false, CHUNK),
+            Some(DropRule::Echo)
+        );
+        assert_eq!(judge("Key takeaways", true, CHUNK), Some(DropRule::Echo));
+        assert_eq!(
+            judge("Leçons et tendances", true, CHUNK),
+            Some(DropRule::Echo)
+        );
+        assert_eq!(
+            judge("Wichtigste Erkenntnisse", true, CHUNK),
+            Some(DropRule::Echo)
+        );
+        assert_eq!(judge("KubeCon notes", true, CHUNK), Some(DropRule::Title));
+        assert_eq!(
+            judge("Platform engineering {{#x}}", true, CHUNK),
+            Some(DropRule::Debris)
+        );
+        assert_eq!(
+            judge("The takeaways are:", true, CHUNK),
+            Some(DropRule::Debris)
+        );
+        assert_eq!(judge("AI", true, CHUNK), Some(DropRule::Debris));
+    }
+
+    #[test]
+    fn a_found_quote_is_evidence_whatever_the_words() {
+        // Paraphrase: none of the words are in the chunk, but the quote was found there.
+        assert_eq!(
+            judge("Internal platforms dominated the agenda", true, CHUNK),
+            None
+        );
+        // Without a found quote the same headline is off-text.
+        assert_eq!(
+            judge("Internal platforms dominated the agenda", false, CHUNK),
+            Some(DropRule::OffText)
+        );
+        // In another language than the chunk, overlap proves nothing: kept.
+        let c = checks();
+        assert_eq!(
+            c.judge(
+                "Streaming is not self-sufficient",
+                false,
+                false,
+                false,
+                &content_tokens("Streaming lohne sich nur dort, wo eine Entscheidung fällt.")
+            ),
+            None
+        );
+        assert_eq!(
+            judge("Platform engineering took centre stage", false, CHUNK),
+            None
+        );
+    }
+}

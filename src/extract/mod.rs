@@ -1,0 +1,338 @@
+//! Stage 3, `extract`: the map step. One `/api/chat` call per [`Chunk`] → [`Candidate`]
+//! takeaways, each with the model's importance and a supporting quote that is looked up in the
+//! chunk (grounding) and widened to the author's sentence, the detail ([`detail`]).
+//!
+//! The answer schema, parsing and the call that retries once are in [`answer`]; the rules that
+//! drop a candidate before ranking, each named and counted, in [`filters`].
+
+pub mod answer;
+pub mod detail;
+pub mod filters;
+
+pub use answer::{call_json, parse_answer, repair, schema_of, Called, ExtractAnswer, RawTakeaway};
+pub use detail::find_quote;
+pub use filters::Checks;
+
+use crate::language::Language;
+use crate::llm::{LlmError, Options, Reply};
+use crate::prompts::{fence_for, ExtractVars, PromptError, Prompts};
+use crate::text::{content_tokens, fold_space, same_takeaway, strip_markup};
+use crate::types::{Candidate, Chunk, DropRule, Dropped};
+
+/// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this).
+pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 8;
+
+/// Estimated tokens of one section's text per takeaway asked for: a section is asked for one
+/// takeaway, and one more for every further this many tokens of it in the chunk.
+///
+/// Why one per section: asked for N takeaways of a chunk of several sections, models
+/// (Qwen2.5-Coder 0.5B and 1.5B) took all N from the first section; asked for one per section
+/// listed, they cover every section. Why not more: every takeaway costs ~35 generated tokens
+/// (headline, short quote, JSON), and on a CPU a generated token costs as much as ~5 of prompt
+/// (docs/ARCHITECTURE.md, Ollama fact 11); see `split::DEFAULT_TARGET_TOKENS`.
+pub const TOKENS_PER_TAKEAWAY: usize = 1500;
+
+/// How many takeaways to ask of `chunk`: one per section, more for long sections (see
+/// [`TOKENS_PER_TAKEAWAY`]), at most [`MAX_TAKEAWAYS_PER_CHUNK`].
+pub fn takeaways_for(chunk: &Chunk) -> usize {
+    let sections = chunk.section_labels().len();
+    let by_size = 1 + chunk.est_tokens / TOKENS_PER_TAKEAWAY.max(1);
+    sections.max(by_size).clamp(1, MAX_TAKEAWAYS_PER_CHUNK)
+}
+
+/// Why the map step failed for a chunk.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The model call failed.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// A template failed.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// The model's answer was invalid twice.
+    #[error(
+        "the model's answer was not valid JSON for the schema ({detail}); it began: {raw_start:?}"
+    )]
+    Invalid {
+        /// What was wrong with the second answer.
+        detail: String,
+        /// The first 200 characters of the raw answer.
+        raw_start: String,
+    },
+}
+
+/// The settings of every call in a run (one `num_ctx` for the whole run: docs/ARCHITECTURE.md,
+/// Ollama fact 3).
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// Ollama model name.
+    pub model: String,
+    /// Options sent with every call.
+    pub options: Options,
+}
+
+/// What the map step needs to know of the document a chunk comes from, computed once per
+/// document.
+#[derive(Debug, Clone, Copy)]
+pub struct DocContext<'a> {
+    /// The writeup's title, for the prompt.
+    pub title: &'a str,
+    /// The document body the chunk's byte ranges index into.
+    pub body: &'a str,
+    /// The checks every candidate must pass ([`Checks`]: the title's and the prompt's words).
+    pub checks: &'a Checks,
+    /// The language the writeup is written in.
+    pub written_in: Language,
+    /// The language the takeaways are asked in (the writeup's, unless `--language` says
+    /// otherwise).
+    pub answer_in: Language,
+    /// Every section's own heading (the last of its heading path), for [`misattributed`].
+    pub headings: &'a [String],
+}
+
+/// True when `headline` restates the heading of a section other than `quote_section`, the
+/// one its found quote is in: the model put another section's point on this section's
+/// evidence (seen with Qwen2.5-Coder 1.5B: an intro list item as headline, a sentence of the
+/// next section as quote). Such a candidate is dropped as off-text: its quote does not support
+/// it, and the other section's own candidate says the same.
+pub fn misattributed(headline: &str, quote_section: &[String], headings: &[String]) -> bool {
+    let own = quote_section.last();
+    headings
+        .iter()
+        .filter(|h| Some(*h) != own)
+        .any(|h| same_takeaway(h, headline))
+        && !own.is_some_and(|h| same_takeaway(h, headline))
+}
+
+/// The non-blank lines of the map-step prompt rendered without any writeup (no title, sections
+/// or text): what a headline that echoes the instructions ("The point in at most 12 words")
+/// repeats. Rendered once per document, not once per chunk.
+///
+/// Errors: a template fails to render.
+pub fn instruction_lines(prompts: &Prompts) -> Result<Vec<String>, PromptError> {
+    Ok(prompts
+        .extract_messages(&ExtractVars {
+            title: "",
+            sections: Vec::new(),
+            chunk: "",
+            max_takeaways: MAX_TAKEAWAYS_PER_CHUNK,
+            language: "",
+            fence: "",
+        })?
+        .iter()
+        .flat_map(|m| m.content.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect())
+}
+
+/// What the map step made of one chunk.
+#[derive(Debug, Default)]
+pub struct ChunkOutcome {
+    /// The candidates that passed the checks, in answer order.
+    pub candidates: Vec<Candidate>,
+    /// The candidates the checks dropped, with their rule.
+    pub dropped: Vec<Dropped>,
+    /// Answers repaired instead of refused (0 or 1 per chunk).
+    pub repaired: usize,
+    /// Every reply the model gave for this chunk, the failed ones too.
+    pub replies: Vec<Reply>,
+}
+
+/// The map step for one chunk: renders the prompt, calls the model, grounds the quotes, widens
+/// them to the author's sentences, and applies the checks ([`Checks::judge`]; a quote whose
+/// sentence is already another candidate's is that candidate's duplicate).
+///
+/// `first_ordinal` numbers the candidates. Errors: see [`call_json`] and [`ExtractError`];
+/// with the replies received so far.
+pub async fn extract_chunk(
+    llm: &crate::llm::Llm,
+    prompts: &Prompts,
+    call: &CallSettings,
+    doc: DocContext<'_>,
+    chunk: &Chunk,
+    first_ordinal: usize,
+) -> Result<ChunkOutcome, (ExtractError, Vec<Reply>)> {
+    let text = chunk.text(doc.body);
+    let prompt_text = chunk.prompt_text(doc.body);
+    let max = takeaways_for(chunk);
+    let fence = fence_for(&prompt_text);
+    let vars = ExtractVars {
+        title: doc.title,
+        sections: chunk.section_labels(),
+        chunk: &prompt_text,
+        max_takeaways: max,
+        language: doc.answer_in.name(),
+        fence: &fence,
+    };
+    let messages = prompts
+        .extract_messages(&vars)
+        .map_err(|e| (e.into(), Vec::new()))?;
+    let mut format = schema_of::<ExtractAnswer>();
+    // Exactly the number asked: left free, small models answer one takeaway for a chunk of
+    // five sections.
+    for bound in ["minItems", "maxItems"] {
+        if let Some(items) = format.pointer_mut(&format!("/properties/takeaways/{bound}")) {
+            *items = max.into();
+        }
+    }
+    let called = call_json::<ExtractAnswer, _>(llm, call, messages, Some(format), Ok).await;
+    let answer = match called.value {
+        Ok(a) => a,
+        Err(e) => return Err((e, called.replies)),
+    };
+    let (answer, repairs) = repair(answer, max);
+    let mut out = ChunkOutcome {
+        repaired: usize::from(!repairs.is_empty()),
+        replies: called.replies,
+        ..ChunkOutcome::default()
+    };
+    let chunk_words = content_tokens(text);
+    let labels = chunk.section_labels().join("; ");
+    for t in answer.takeaways {
+        // Clean first, then judge: a headline such as `<img src=…>` is empty once its markup
+        // is gone, and must be dropped, not printed as `****`.
+        let headline = shorten_cut(&strip_markup(&t.headline), HEADLINE_MAX_CHARS);
+        let quote = fold_space(&t.quote);
+        let found = find_quote(text, &quote);
+        let (mut detail, lead_in) = match &found {
+            Some(r) => detail::sentence_around(text, r.clone()),
+            None => (String::new(), false),
+        };
+        // A quote from a sentence that introduces a list ("… received some good keynote
+        // time:") grounds the headline but explains nothing: no detail. A headline that only
+        // repeats that lead-in ("Below I would like to highlight some sessions") is no point.
+        let restates_lead_in = lead_in && {
+            let h = content_tokens(&headline);
+            let d = content_tokens(&detail);
+            !h.is_empty() && h.intersection(&d).count() * 2 >= h.len()
+        };
+        if lead_in {
+            detail.clear();
+        }
+        let same_language = doc.written_in.holds(&headline, doc.answer_in);
+        let heading_path = match &found {
+            Some(r) => chunk.heading_path_at(chunk.range.start + r.start).to_vec(),
+            None => best_part(doc.body, chunk, &headline),
+        };
+        let mut rule = doc.checks.judge(
+            &headline,
+            found.is_some(),
+            restates_lead_in,
+            same_language,
+            &chunk_words,
+        );
+        if rule.is_none()
+            && found.is_some()
+            && misattributed(&headline, &heading_path, doc.headings)
+        {
+            rule = Some(DropRule::OffText);
+        }
+        if rule.is_none() && !detail.is_empty() && out.candidates.iter().any(|c| c.detail == detail)
+        {
+            rule = Some(DropRule::Duplicate);
+        }
+        if let Some(rule) = rule {
+            out.dropped.push(Dropped {
+                rule,
+                headline,
+                section: if heading_path.is_empty() && found.is_none() {
+                    labels.clone()
+                } else {
+                    crate::types::label(&heading_path)
+                },
+            });
+            continue;
+        }
+        out.candidates.push(Candidate {
+            chunk: chunk.index,
+            ordinal: first_ordinal + out.candidates.len(),
+            headline,
+            detail,
+            importance: t.importance.clamp(1, 5) as u8,
+            quote,
+            quote_found: found.is_some(),
+            heading_path,
+        });
+    }
+    Ok(out)
+}
+
+/// Heading path of the chunk part whose text shares the most content words with `text` (the
+/// first part on a tie): where a takeaway without a found quote most likely comes from.
+fn best_part(body: &str, chunk: &Chunk, text: &str) -> Vec<String> {
+    let words = content_tokens(text);
+    let mut best = (0usize, &chunk.parts[0]);
+    for part in &chunk.parts {
+        let part_words = content_tokens(&body[part.range.clone()]);
+        let shared = words.intersection(&part_words).count();
+        if shared > best.0 {
+            best = (shared, part);
+        }
+    }
+    best.1.heading_path.clone()
+}
+
+/// Longest headline in characters: the schema's `maxLength`, which the server's grammar
+/// enforces by cutting the string, often mid-word.
+pub const HEADLINE_MAX_CHARS: usize = 100;
+
+/// A headline that reached `max` characters was cut by the grammar: end it at its first
+/// sentence when there is one, else at the last whole word, with an ellipsis.
+fn shorten_cut(headline: &str, max: usize) -> String {
+    // Within two characters of the cap counts as cut: folding white space may shorten it.
+    if headline.chars().count() + 2 < max {
+        return headline.to_string();
+    }
+    if let Some(i) = headline.find(". ") {
+        return headline[..=i].to_string();
+    }
+    match headline.rfind(' ') {
+        Some(i) => format!("{}…", headline[..i].trim_end_matches([',', ';', ':', ' '])),
+        None => headline.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ChunkPart;
+
+    #[test]
+    fn cut_headlines_end_cleanly() {
+        let cut = "Datastore Days remains the most useful conference I attend, because the speakers talk about what go";
+        assert_eq!(shorten_cut(cut, 100), "Datastore Days remains the most useful conference I attend, because the speakers talk about what…");
+        assert_eq!(shorten_cut("Short one", 100), "Short one");
+    }
+
+    #[test]
+    fn small_chunks_are_asked_for_fewer_takeaways() {
+        let chunk = |est_tokens: usize, sections: usize| Chunk {
+            index: 0,
+            range: 0..1,
+            parts: (0..sections)
+                .map(|i| ChunkPart {
+                    heading_path: vec![format!("S{i}")],
+                    range: 0..1,
+                })
+                .collect(),
+            est_tokens,
+            table_header: None,
+        };
+        assert_eq!(takeaways_for(&chunk(120, 1)), 1);
+        assert_eq!(takeaways_for(&chunk(1600, 1)), 2);
+        assert_eq!(takeaways_for(&chunk(300, 3)), 3);
+        assert_eq!(takeaways_for(&chunk(2000, 3)), 3);
+        assert_eq!(takeaways_for(&chunk(5000, 2)), 4);
+        assert_eq!(takeaways_for(&chunk(30000, 1)), MAX_TAKEAWAYS_PER_CHUNK);
+        assert_eq!(takeaways_for(&chunk(300, 20)), MAX_TAKEAWAYS_PER_CHUNK);
+    }
+
+    #[test]
+    fn schema_caps_the_list() {
+        let s = schema_of::<ExtractAnswer>();
+        assert_eq!(
+            s.pointer("/properties/takeaways/maxItems"),
+            Some(&serde_json::json!(MAX_TAKEAWAYS_PER_CHUNK))
+        );
+    }
+}
