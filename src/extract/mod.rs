@@ -17,7 +17,7 @@ use crate::language::Language;
 use crate::llm::{LlmError, Options, Reply};
 use crate::prompts::{fence_for, ExtractVars, PromptError, Prompts};
 use crate::text::{content_tokens, fold_space, same_takeaway, strip_markup};
-use crate::types::{Candidate, Chunk, DropRule, Dropped};
+use crate::types::{label, Candidate, Chunk, DropRule, Dropped};
 
 /// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this).
 pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 8;
@@ -32,12 +32,53 @@ pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 8;
 /// (docs/ARCHITECTURE.md, Ollama fact 11); see `split::DEFAULT_TARGET_TOKENS`.
 pub const TOKENS_PER_TAKEAWAY: usize = 1500;
 
-/// How many takeaways to ask of `chunk`: one per section, more for long sections (see
-/// [`TOKENS_PER_TAKEAWAY`]), at most [`MAX_TAKEAWAYS_PER_CHUNK`].
-pub fn takeaways_for(chunk: &Chunk) -> usize {
-    let sections = chunk.section_labels().len();
-    let by_size = 1 + chunk.est_tokens / TOKENS_PER_TAKEAWAY.max(1);
+/// How many takeaways to ask of a chunk whose prompt lists `sections` sections
+/// ([`prompt_sections`]) in `est_tokens` estimated tokens: one per section, more for long
+/// sections (see [`TOKENS_PER_TAKEAWAY`]), at most [`MAX_TAKEAWAYS_PER_CHUNK`].
+pub fn takeaways_for(sections: usize, est_tokens: usize) -> usize {
+    let by_size = 1 + est_tokens / TOKENS_PER_TAKEAWAY.max(1);
     sections.max(by_size).clamp(1, MAX_TAKEAWAYS_PER_CHUNK)
+}
+
+/// Least letters and digits of text a section needs in a chunk, besides its heading line, to be
+/// listed in the prompt and asked for a takeaway: a parent heading with nothing of its own
+/// ("Conférences" over its talks) has no point to give.
+pub const MIN_SECTION_TEXT: usize = 40;
+
+/// The sections the prompt lists for `chunk`, by their own heading (the last of the heading
+/// path: "Conférences › Dans les coulisses" is listed as "Dans les coulisses", which the model
+/// then does not copy into its headlines), leaving out those with less than
+/// [`MIN_SECTION_TEXT`] of text of their own. Never empty: a chunk of bare headings lists them
+/// all.
+pub fn prompt_sections(chunk: &Chunk, body: &str) -> Vec<String> {
+    let leaf = |path: &[String]| path.last().cloned().unwrap_or_else(|| label(path));
+    let mut out: Vec<String> = Vec::new();
+    for part in &chunk.parts {
+        let text = &body[part.range.clone()];
+        let own = match (text.split_once('\n'), part.heading_path.last()) {
+            (Some((first, rest)), Some(h))
+                if fold_space(&strip_markup(first)).contains(h.as_str()) =>
+            {
+                rest
+            }
+            (None, Some(h)) if fold_space(&strip_markup(text)).contains(h.as_str()) => "",
+            _ => text,
+        };
+        let letters = own.chars().filter(|c| c.is_alphanumeric()).count();
+        let name = leaf(&part.heading_path);
+        if letters >= MIN_SECTION_TEXT && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        for part in &chunk.parts {
+            let name = leaf(&part.heading_path);
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 /// Why the map step failed for a chunk.
@@ -154,11 +195,12 @@ pub async fn extract_chunk(
 ) -> Result<ChunkOutcome, (ExtractError, Vec<Reply>)> {
     let text = chunk.text(doc.body);
     let prompt_text = chunk.prompt_text(doc.body);
-    let max = takeaways_for(chunk);
+    let sections = prompt_sections(chunk, doc.body);
+    let max = takeaways_for(sections.len(), chunk.est_tokens);
     let fence = fence_for(&prompt_text);
     let vars = ExtractVars {
         title: doc.title,
-        sections: chunk.section_labels(),
+        sections,
         chunk: &prompt_text,
         max_takeaways: max,
         language: doc.answer_in.name(),
@@ -238,7 +280,7 @@ pub async fn extract_chunk(
                 section: if heading_path.is_empty() && found.is_none() {
                     labels.clone()
                 } else {
-                    crate::types::label(&heading_path)
+                    label(&heading_path)
                 },
             });
             continue;
@@ -306,25 +348,33 @@ mod tests {
 
     #[test]
     fn small_chunks_are_asked_for_fewer_takeaways() {
-        let chunk = |est_tokens: usize, sections: usize| Chunk {
+        assert_eq!(takeaways_for(1, 120), 1);
+        assert_eq!(takeaways_for(1, 1600), 2);
+        assert_eq!(takeaways_for(3, 300), 3);
+        assert_eq!(takeaways_for(3, 2000), 3);
+        assert_eq!(takeaways_for(2, 5000), 4);
+        assert_eq!(takeaways_for(1, 30000), MAX_TAKEAWAYS_PER_CHUNK);
+        assert_eq!(takeaways_for(20, 300), MAX_TAKEAWAYS_PER_CHUNK);
+    }
+
+    #[test]
+    fn the_prompt_lists_sections_with_text_by_their_own_heading() {
+        let body = "## Talks\n\n### Cloud backstage\n\nA clear and friendly tour of how a data centre works.\n";
+        let part = |path: &[&str], range: std::ops::Range<usize>| ChunkPart {
+            heading_path: path.iter().map(|s| s.to_string()).collect(),
+            range,
+        };
+        let chunk = Chunk {
             index: 0,
-            range: 0..1,
-            parts: (0..sections)
-                .map(|i| ChunkPart {
-                    heading_path: vec![format!("S{i}")],
-                    range: 0..1,
-                })
-                .collect(),
-            est_tokens,
+            range: 0..body.len(),
+            parts: vec![
+                part(&["Talks"], 0..8),
+                part(&["Talks", "Cloud backstage"], 10..body.len()),
+            ],
+            est_tokens: 30,
             table_header: None,
         };
-        assert_eq!(takeaways_for(&chunk(120, 1)), 1);
-        assert_eq!(takeaways_for(&chunk(1600, 1)), 2);
-        assert_eq!(takeaways_for(&chunk(300, 3)), 3);
-        assert_eq!(takeaways_for(&chunk(2000, 3)), 3);
-        assert_eq!(takeaways_for(&chunk(5000, 2)), 4);
-        assert_eq!(takeaways_for(&chunk(30000, 1)), MAX_TAKEAWAYS_PER_CHUNK);
-        assert_eq!(takeaways_for(&chunk(300, 20)), MAX_TAKEAWAYS_PER_CHUNK);
+        assert_eq!(prompt_sections(&chunk, body), ["Cloud backstage"]);
     }
 
     #[test]
