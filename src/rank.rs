@@ -32,6 +32,16 @@ const SUMMARY_WORDS: &[&str] = &[
     "conclusion",
     "wrapping up",
     "wrap-up",
+    "taking home",
+    "take home",
+    "take-home",
+    "final thoughts",
+    "in summary",
+    "fazit",
+    "zusammenfassung",
+    "mitgenommen",
+    "à retenir",
+    "bilan",
     "tl;dr",
     "tldr",
     "highlights",
@@ -110,21 +120,21 @@ pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
     groups
 }
 
-/// True when a group only restates a section heading ("The talk", "The first problem"): every
-/// member's headline is the heading of its own section, that heading is a topic (fewer than
-/// three content words) or the member has no detail, and the author does not list it among the
-/// highlights (an author's heading that is also in the intro list, like the KubeCon writeup's,
-/// is a real takeaway).
+/// True when a group only restates a section heading that names a topic ("The talk", "The first
+/// problem", "Observability": fewer than three content words): every member's headline is the
+/// heading of its own section, and the author does not list it among the highlights. A heading
+/// that states something ("Golden paths beat mandates") is the author's own takeaway.
 pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
     group.iter().all(|c| {
         let Some(heading) = c.heading_path.last() else {
             return false;
         };
-        // A heading that is a statement of its own ("Platform engineering takes center
-        // stage") restated with the author's supporting sentence is a takeaway; a topic
+        // A heading that is a statement of its own ("Golden paths beat mandates") restated is
+        // the author's takeaway (models restate such headings even when told not to); a topic
         // ("Observability", "The keynote") restated is not, even with a sentence under it.
-        let topic = content_tokens(heading).len() < 3;
-        (c.detail.is_empty() || topic)
+        let topic =
+            content_tokens(heading).len() < 3 || is_summary_section(std::slice::from_ref(heading));
+        topic
             && same_takeaway(heading, &c.headline)
             && !emphasis
                 .highlights

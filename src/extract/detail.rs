@@ -18,11 +18,13 @@ pub const DETAIL_MAX_CHARS: usize = 280;
 /// (punctuation, quotes, markup and white space are skipped on both sides). `None` for quotes
 /// with fewer than 8 letters or digits: too short to ground anything.
 ///
-/// When the whole quote is not there, its longest prefix that is counts, if it holds at least
+/// When the whole quote is not there, its longest run that is counts, if it holds at least
 /// [`PREFIX_MATCH_PERCENT`] of the quote's letters and at least 20 of them: small models copy a
-/// sentence exactly and then drift at its end (measured with Qwen2.5-Coder 1.5B: "an emerging
-/// trend of “platform” ." for "an emerging trend of “platform engineering”", a Chinese word in
-/// the middle of an English sentence), and the grammar cuts a quote at its length cap.
+/// sentence exactly and then drift at its end or start (measured with Qwen2.5-Coder 1.5B: "an
+/// emerging trend of “platform” ." for "an emerging trend of “platform engineering”", a Chinese
+/// word in the middle of an English sentence, "Priya Raman's team had mandated one deployment
+/// pipeline" for "… Her team had mandated one deployment pipeline"), and the grammar cuts a
+/// quote at its length cap.
 pub fn find_quote(text: &str, quote: &str) -> Option<std::ops::Range<usize>> {
     let fold = |s: &str| -> Vec<(usize, char)> {
         s.char_indices()
@@ -35,7 +37,7 @@ pub fn find_quote(text: &str, quote: &str) -> Option<std::ops::Range<usize>> {
     if needle.len() < 8 || hay.is_empty() {
         return None;
     }
-    let range_of = |i: usize, n: usize| {
+    let range_of = |i: usize, n: usize| -> std::ops::Range<usize> {
         let (last, c) = hay[i + n - 1];
         let end = last
             + text[last..]
@@ -44,26 +46,33 @@ pub fn find_quote(text: &str, quote: &str) -> Option<std::ops::Range<usize>> {
                 .map_or(c.len_utf8(), char::len_utf8);
         hay[i].0..end
     };
-    // The longest prefix of the needle found at each start, best first; whole needles win.
-    let mut best: Option<(usize, usize)> = None;
-    for i in 0..hay.len() {
-        if hay[i].1 != needle[0] {
-            continue;
-        }
-        let n = hay[i..]
-            .iter()
-            .zip(&needle)
-            .take_while(|((_, h), c)| h == *c)
-            .count();
-        if n == needle.len() {
-            return Some(range_of(i, n));
-        }
-        if best.is_none_or(|(_, m)| n > m) {
-            best = Some((i, n));
-        }
+    // A whole match first (the common case, and cheap).
+    if let Some(i) = (0..=hay.len().saturating_sub(needle.len())).find(|&i| {
+        hay.len() >= needle.len()
+            && hay[i..i + needle.len()]
+                .iter()
+                .map(|(_, c)| *c)
+                .eq(needle.iter().copied())
+    }) {
+        return Some(range_of(i, needle.len()));
     }
-    let (i, n) = best?;
-    (n >= 20 && n * 100 >= needle.len() * PREFIX_MATCH_PERCENT).then(|| range_of(i, n))
+    // Else the longest run of the quote found in the text (dynamic programming over the
+    // folded letters: a quote is at most a few dozen letters, so this is cheap).
+    let mut prev = vec![0usize; needle.len() + 1];
+    let mut cur = vec![0usize; needle.len() + 1];
+    let (mut best_len, mut best_end) = (0usize, 0usize);
+    for (i, (_, h)) in hay.iter().enumerate() {
+        for (j, c) in needle.iter().enumerate() {
+            cur[j + 1] = if h == c { prev[j] + 1 } else { 0 };
+            if cur[j + 1] > best_len {
+                best_len = cur[j + 1];
+                best_end = i + 1;
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (best_len >= 20 && best_len * 100 >= needle.len() * PREFIX_MATCH_PERCENT)
+        .then(|| range_of(best_end - best_len, best_len))
 }
 
 /// Share of a quote's letters and digits, in percent, that a prefix found in the text must hold
@@ -109,7 +118,10 @@ fn is_item_start(line: &str) -> bool {
 /// from a lead-in ("Here are my highlights:") grounds no takeaway.
 pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (String, bool) {
     let block = block_around(text, quote_range.start);
-    let block_text = &text[block.clone()];
+    // Hard-wrapped lines are one sentence: without this, UAX #29 ends a sentence at every line
+    // break. ('\n' → ' ' keeps every byte offset.)
+    let unwrapped = text[block.clone()].replace('\n', " ");
+    let block_text = unwrapped.as_str();
     let mut from = 0;
     let mut to = block_text.len();
     for (i, s) in block_text.split_sentence_bound_indices() {
@@ -188,7 +200,7 @@ mod tests {
 
     #[test]
     fn the_detail_is_the_sentence_that_holds_the_quote() {
-        let text = "## Talk\n\nFirst sentence here. Teams should measure lead time, not \
+        let text = "## Talk\n\nFirst sentence here. Teams should measure lead time,\nnot \
                     velocity. Last one.\n\n- a list item about caching layers\n- another\n";
         let r = find_quote(text, "measure lead time, not velocity").unwrap();
         assert_eq!(
