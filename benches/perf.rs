@@ -85,6 +85,7 @@ fn markdown(body: String) -> Document {
         date: None,
         author: None,
         format: BodyFormat::Markdown,
+        hidden: Default::default(),
         body,
     }
 }

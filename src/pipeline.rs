@@ -290,6 +290,7 @@ pub async fn summarize(
     let mut stats = Stats {
         num_ctx,
         document_tokens_estimate: tokens::estimate(&doc.body),
+        hidden: doc.hidden,
         ..Stats::default()
     };
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -500,6 +501,7 @@ mod tests {
             date: None,
             author: None,
             format: BodyFormat::Markdown,
+            hidden: Default::default(),
             body: body.into(),
         };
         let prompts = Prompts::new(None).unwrap();

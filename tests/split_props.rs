@@ -16,6 +16,7 @@ fn doc(body: String, format: BodyFormat) -> Document {
         date: None,
         author: None,
         format,
+        hidden: Default::default(),
         body,
     }
 }

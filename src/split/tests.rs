@@ -10,6 +10,7 @@ fn text_doc(body: &str) -> Document {
         date: None,
         author: None,
         format: BodyFormat::Text,
+        hidden: Default::default(),
         body: body.into(),
     }
 }
