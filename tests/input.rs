@@ -783,3 +783,12 @@ proptest::proptest! {
         check_invariants(from_bytes("bytes", &bytes, ALL_FORMATS[fmt], &InputOptions::default()));
     }
 }
+
+#[test]
+fn a_setext_heading_over_two_lines_is_one_title_with_a_space() {
+    let doc = md(b"Day 2 keynote:\nScaling *tokio* at Acme\n===\n\nText of the talk.\n").unwrap();
+    assert_eq!(
+        doc.title.as_deref(),
+        Some("Day 2 keynote: Scaling tokio at Acme")
+    );
+}

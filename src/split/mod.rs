@@ -219,6 +219,10 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
                 }
             }
             Event::SoftBreak | Event::HardBreak => {
+                // A setext heading over several lines: the line break is a space.
+                if let Some((_, _, text)) = current.as_mut() {
+                    text.push(' ');
+                }
                 if let Some((_, _, only_strong)) = para.as_mut() {
                     // A bold line followed by more lines in the same paragraph is emphasis.
                     *only_strong = false;
