@@ -158,8 +158,9 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
 
-    /// Input format. Default: from the file extension (.md/.markdown, .html/.htm, .adoc,
-    /// .rst, else plain text; a .txt with `#` headings is read as Markdown).
+    /// Input format. Default: from the file extension (.md .markdown .mdown .mkd .mkdn .mdwn
+    /// Markdown, .html .htm .xhtml HTML, .adoc .asciidoc .asc AsciiDoc, .rst .rest
+    /// reStructuredText, else plain text; a .txt with `#` headings is read as Markdown).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<input::InputFormat>,
 }
