@@ -86,6 +86,7 @@ fn markdown(body: String) -> Document {
         date: None,
         author: None,
         format: BodyFormat::Markdown,
+        hidden: Default::default(),
         body,
     }
 }

@@ -300,6 +300,7 @@ pub async fn summarize(
     let mut stats = Stats {
         num_ctx,
         document_tokens_estimate: tokens::estimate(&doc.body),
+        hidden: doc.hidden,
         ..Stats::default()
     };
     let written_in = Language::detect(&doc.body);
@@ -559,6 +560,7 @@ mod tests {
             date: None,
             author: None,
             format: BodyFormat::Markdown,
+            hidden: Default::default(),
             body: body.into(),
         };
         let prompts = Prompts::new(None).unwrap();

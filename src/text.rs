@@ -33,6 +33,39 @@ pub fn sentence(s: &str) -> String {
     }
 }
 
+/// True for the characters a reader never sees but a model reads: zero-width space, non-joiner
+/// and joiner (U+200B–U+200D), word joiner and the invisible operators (U+2060–U+2064), the
+/// zero-width no-break space U+FEFF (a byte-order mark inside the text), the soft hyphen U+00AD,
+/// the bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069),
+/// and the Unicode tag characters U+E0000–U+E007F, which spell ASCII invisibly ("ASCII
+/// smuggling"). `input` drops them from every writeup (see `types::HiddenText`).
+///
+/// Left alone: variation selectors (emoji and CJK variants need them), U+200E/U+200F direction
+/// marks (right-to-left text needs them), ordinary white space.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// `s` without its [`is_invisible`] characters, and how many there were. Borrows when there are
+/// none.
+pub fn strip_invisible(s: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    let count = s.chars().filter(|&c| is_invisible(c)).count();
+    if count == 0 {
+        return (std::borrow::Cow::Borrowed(s), 0);
+    }
+    let out: String = s.chars().filter(|&c| !is_invisible(c)).collect();
+    (std::borrow::Cow::Owned(out), count)
+}
+
 /// Words left out of [`content_tokens`]: English function words that say nothing about a topic.
 const STOPWORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
@@ -211,6 +244,25 @@ mod tests {
             "std::vector<int> wins"
         );
         assert_eq!(strip_markup("Use <b for bold"), "Use <b for bold");
+    }
+
+    #[test]
+    fn invisible_characters_are_stripped_and_counted() {
+        let smuggled: String = "hi"
+            .chars()
+            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+            .collect();
+        let s = format!("a\u{200B}b\u{00AD}c\u{202E}d\u{2066}e\u{FEFF}f{smuggled}\u{E007F}.");
+        assert_eq!(
+            strip_invisible(&s),
+            (std::borrow::Cow::Owned("abcdef.".into()), 8)
+        );
+        assert!(matches!(
+            strip_invisible("plain é 日本"),
+            (std::borrow::Cow::Borrowed(_), 0)
+        ));
+        // Direction marks and variation selectors stay.
+        assert_eq!(strip_invisible("\u{200F}❤\u{FE0F}").1, 0);
     }
 
     #[test]

@@ -39,10 +39,41 @@ pub struct Document {
     pub author: Option<String>,
     /// Markup of `body`.
     pub format: BodyFormat,
+    /// What `input` dropped as invisible to a reader before the text went anywhere near a
+    /// prompt (counted for `--stats`).
+    pub hidden: HiddenText,
     /// The text to summarise: UTF-8, LF line endings, front matter removed, converted to
     /// Markdown unless plain text; no leading blank lines, exactly one trailing `\n`. Byte
     /// ranges in sections and chunks index into this string.
     pub body: String,
+}
+
+/// Text a reader of the rendered writeup does not see, which `input` drops from the body (and
+/// the title, date and author) so that an instruction hidden in it never reaches a prompt; the
+/// counts go into [`Stats::hidden`] and the `--stats` line.
+///
+/// What is dropped (`input` module docs, "Invisible text"): HTML comments in Markdown and HTML
+/// input (never inside code spans or fences); zero-width and other invisible characters
+/// (`text::is_invisible`: U+200B–U+200D, U+2060–U+2064, U+FEFF, U+00AD, the bidi controls
+/// U+202A–U+202E and U+2066–U+2069, the tag characters U+E0000–U+E007F used for "ASCII
+/// smuggling"); in HTML input, elements hidden by the `hidden` attribute, `aria-hidden="true"`,
+/// an inline `style` with `display: none` or `visibility: hidden`, and `<template>`,
+/// `<script>`, `<style>`, `<noscript>`.
+///
+/// Out of reach, kept as text: anything hidden by a style sheet (a CSS class defined elsewhere),
+/// white-on-white text, tiny or zero-size fonts, off-screen positioning, opacity; raw HTML
+/// elements other than comments inside Markdown; variation selectors (they also carry emoji);
+/// `hidden="until-found"` content (find-in-page shows it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HiddenText {
+    /// HTML comments (`<!-- … -->`) removed: Markdown comment blocks and inline comments, and
+    /// comment nodes of an HTML page's converted content.
+    pub html_comments: usize,
+    /// Invisible characters removed (each code point counts one).
+    pub invisible_chars: usize,
+    /// HTML elements removed because they are hidden (each outermost one counts one; elements
+    /// that hold nothing but white space are not counted).
+    pub hidden_elements: usize,
 }
 
 /// A titled part of the body, as the author structured it.
@@ -379,4 +410,6 @@ pub struct Stats {
     pub eval_count: u64,
     /// Sum of Ollama `total_duration` (seconds): the model's time in this run.
     pub model_seconds: f64,
+    /// Invisible text dropped from the writeup before any prompt ([`Document::hidden`]).
+    pub hidden: HiddenText,
 }

@@ -400,3 +400,144 @@ fn more_jobs_give_the_same_files() {
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert!(a == b, "--jobs 4 wrote different files than --jobs 1");
 }
+
+/// The decoded target of every `](…)` link of a Markdown page, as raw path bytes.
+#[cfg(unix)]
+fn link_targets(page: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for piece in page.split("](").skip(1) {
+        let target = &piece[..piece.find(')').unwrap()];
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        let raw = target.as_bytes();
+        while i < raw.len() {
+            if raw[i] == b'%' {
+                bytes.push(u8::from_str_radix(&target[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                bytes.push(raw[i]);
+                i += 1;
+            }
+        }
+        out.push(bytes);
+    }
+    out
+}
+
+/// Two names that differ only in bytes that are not UTF-8 (Latin-1 `zoè.md`, `zoé.md`): both
+/// summarized into their own files, linked by links that exist, shown escaped, warned about, and
+/// a rerun redoes nothing. (The writeup's front matter has a title, so the file name never
+/// reaches the prompt and the recorded answers replay.)
+#[test]
+#[cfg(unix)]
+fn batch_keeps_names_that_are_not_utf8_apart() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let names: [&[u8]; 2] = [b"zo\xE8.md", b"zo\xE9.md"];
+    for name in names {
+        std::fs::copy(
+            Path::new(WRITEUPS).join("devconf-markdown.md"),
+            input.join(std::ffi::OsStr::from_bytes(name)),
+        )
+        .unwrap();
+    }
+    let out = tmp.path().join("out");
+    let first = batch(&input, &out, Path::new(RECORDINGS)).output().unwrap();
+    let err = stderr_of(&first);
+    assert_eq!(first.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("batch: 2 writeups: 2 summarized, 0 up to date, 0 failed"),
+        "{err}"
+    );
+    for shown in [r"zo\xE8.md", r"zo\xE9.md"] {
+        assert!(
+            err.contains(&format!("warning: {shown}: the name is not valid UTF-8")),
+            "{err}"
+        );
+    }
+    assert!(!err.contains('\u{FFFD}'), "{err}");
+    let written: Vec<Vec<u8>> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_vec())
+        .filter(|n| n.starts_with(b"zo"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(written, names.map(<[u8]>::to_vec));
+    let index = std::fs::read_to_string(out.join("index.md")).unwrap();
+    assert!(
+        index.contains("](zo%E8.md)") && index.contains("](zo%E9.md)"),
+        "{index}"
+    );
+    assert!(index.contains(r"| `zo\xE8.md` |"), "{index}");
+    for target in link_targets(&index) {
+        let path = out.join(std::ffi::OsStr::from_bytes(&target));
+        assert!(
+            path.is_file(),
+            "{} does not exist:\n{index}",
+            path.display()
+        );
+    }
+    let summary = std::fs::read_to_string(out.join(std::ffi::OsStr::from_bytes(names[1]))).unwrap();
+    assert!(summary.contains(r"- Source: `zo\xE9.md`"), "{summary}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".takeaways-batch.json")).unwrap())
+            .unwrap();
+    let keys: Vec<&String> = manifest["reports"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, [r"zo\xE8.md", r"zo\xE9.md"]);
+
+    let before = files(&out);
+    let second = batch(&input, &out, Path::new(RECORDINGS)).output().unwrap();
+    let err = stderr_of(&second);
+    assert!(
+        err.contains("batch: 2 writeups: 0 summarized, 2 up to date, 0 failed; 0 files written; 0 model calls;"),
+        "{err}"
+    );
+    assert_eq!(files(&out), before, "the rerun changed files");
+}
+
+/// `--include` finds `.mkd` files, reaches a `.log` file it names, and a run whose filters leave
+/// out every writeup says so, writes nothing and exits 1.
+#[test]
+fn include_reaches_any_readable_file_and_an_empty_match_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let devconf = Path::new(WRITEUPS).join("devconf-markdown.md");
+    std::fs::copy(&devconf, input.join("devconf.mkd")).unwrap();
+    std::fs::copy(&devconf, input.join("devconf-notes.log")).unwrap();
+    let out = tmp.path().join("out");
+
+    let mkd = batch(&input, &out, Path::new(RECORDINGS))
+        .args(["--include", "*.mkd"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&mkd);
+    assert_eq!(mkd.status.code(), Some(0), "{err}");
+    assert!(err.contains("batch: 1 writeup: 1 summarized"), "{err}");
+    assert!(out.join("devconf.md").is_file());
+
+    let log = batch(&input, &out, Path::new(RECORDINGS))
+        .args(["--include", "*.log"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&log);
+    assert_eq!(log.status.code(), Some(0), "{err}");
+    assert!(err.contains("batch: 1 writeup: 1 summarized"), "{err}");
+    assert!(out.join("devconf-notes.md").is_file());
+
+    let index_before = std::fs::read(out.join("index.md")).unwrap();
+    let none = batch(&input, &out, Path::new(RECORDINGS))
+        .args(["--include", "*.rst", "--include", "2024/**"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&none);
+    assert_eq!(none.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no writeup matches --include '*.rst' --include '2024/**' --exclude README.md (1 file or folder left out by them)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("index.md")).unwrap(), index_before);
+}

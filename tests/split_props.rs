@@ -16,6 +16,7 @@ fn doc(body: String, format: BodyFormat) -> Document {
         date: None,
         author: None,
         format,
+        hidden: Default::default(),
         body,
     }
 }
@@ -225,4 +226,28 @@ fn crlf_and_lf_give_the_identical_split() {
         split::chunks(&b, &ob, budget)
     );
     assert_eq!(oa.sections, ob.sections);
+}
+
+/// Found by fuzzing (`fuzz/`, target `input_split`): a letter with 118 combining accents and one
+/// stray Windows-1252 byte among them. text-splitter gave back a piece of 14 accents (42
+/// estimated tokens) for a target of 28, and the chunk exceeded the hard limit of 36.
+#[test]
+fn combining_marks_never_push_a_chunk_over_the_limit() {
+    let mut bytes = b"# T\n\na".to_vec();
+    bytes.extend("\u{301}".repeat(50).as_bytes());
+    bytes.push(0xCC);
+    bytes.extend("\u{301}".repeat(68).as_bytes());
+    bytes.extend(b" word\n");
+    let d = takeaways::input::from_bytes(
+        "zalgo.md",
+        &bytes,
+        takeaways::input::InputFormat::Markdown,
+        &Default::default(),
+    )
+    .unwrap();
+    let budget = Budget {
+        target: 28,
+        max: 36,
+    };
+    check(&d, budget);
 }

@@ -26,7 +26,8 @@ pub struct Brief {
 pub struct ReportEntry {
     /// blake3 of everything the summary depends on (see [`file_key`]).
     pub key: String,
-    /// The summary file, relative to OUT, `/`-separated.
+    /// The summary file, relative to OUT, `/`-separated, in the escaped form of
+    /// [`super::escape_name`] (the raw name for a link: [`super::link_target`]).
     pub output: String,
     /// The report's title.
     pub title: String,
@@ -39,7 +40,8 @@ pub struct ReportEntry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) version: u32,
-    /// Source path (relative to the input folder, `/`-separated) → its report.
+    /// Source path (relative to the input folder, `/`-separated, [`super::escape_name`]d so that
+    /// the raw bytes of every name count: [`super::MANIFEST_VERSION`] 2) → its report.
     pub(crate) reports: BTreeMap<String, ReportEntry>,
 }
 

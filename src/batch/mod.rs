@@ -11,6 +11,10 @@
 //! - maps each one to its output path ([`output_paths`]): `OUT/a/b/report.md` for
 //!   `DIR/a/b/report.txt`; names that would clash get their full file name (`report.txt.md`);
 //!   every path is checked to stay inside OUT, also through symbolic links in OUT;
+//! - names that are not UTF-8 keep their raw bytes in the output name; everything that shows or
+//!   records a path (progress, warnings, index, failure table, manifest) uses the reversible
+//!   escaped form of [`escape_name`] (`zo\xE8.md`), links percent-encode the raw bytes
+//!   ([`link_target`]), and each such file gets a warning;
 //! - runs up to `jobs` documents at once; memory holds one document per job plus a few lines per
 //!   report (title, date, takeaway headlines) for the index and digest;
 //! - resumes: the manifest [`MANIFEST`] in OUT maps each source to the blake3 of everything its
@@ -28,7 +32,9 @@ mod discover;
 mod manifest;
 mod pages;
 
-pub use discover::{discover, extension, output_paths, Filters, Found, Source};
+pub use discover::{
+    discover, escape_name, extension, output_paths, unescape_name, Filters, Found, Source,
+};
 pub use manifest::{file_key, run_key, Brief, ReportEntry};
 pub use pages::{
     digest, digest_json, digest_markdown, index_json, index_markdown, link_target, Recurring,
@@ -50,15 +56,16 @@ use crate::pipeline::{self, PipelineError, Progress, Settings};
 use crate::prompts::Prompts;
 use crate::render::{self, Format};
 use crate::types::Summary;
-use discover::safe_output_path;
+use discover::{check_found, output_display, safe_output_path};
 use manifest::{load_manifest, Manifest};
 
 /// The resume manifest in the output folder (hidden, JSON).
 pub const MANIFEST: &str = ".takeaways-batch.json";
 
 /// Version of the manifest layout; a manifest of another version is ignored (everything is
-/// redone).
-pub(crate) const MANIFEST_VERSION: u32 = 1;
+/// redone). 2: sources and outputs are keyed by [`escape_name`]'s form (1 used a lossy form in
+/// which two names that are not UTF-8 could share one key).
+pub(crate) const MANIFEST_VERSION: u32 = 2;
 
 /// Version of `index.json` and `digest.json`.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -179,6 +186,17 @@ pub enum BatchError {
         input: PathBuf,
         /// The output folder.
         output: PathBuf,
+    },
+    /// `--include`/`--exclude` left out every writeup of the folder: nothing is written (an
+    /// existing index is not replaced by an empty one) and the exit status is 1.
+    #[error("{input}: no writeup matches {filters} ({left_out} left out by them); a glob without `/` matches file names at any depth (`*.mkd`), one with `/` the path under the folder (`2024/**/*.md`)")]
+    NoMatch {
+        /// The input folder.
+        input: PathBuf,
+        /// The filters as given, e.g. `--include '*.mkd' --exclude drafts`.
+        filters: String,
+        /// Files and folders they left out (`Found::filtered_out`), e.g. `3 files and folders`.
+        left_out: String,
     },
     /// A `--include`/`--exclude` glob is malformed.
     #[error("bad glob {pattern:?}: {detail}")]
@@ -311,11 +329,7 @@ impl Shared<'_> {
             Err(e) => return failed(format!("cannot read it ({e})")),
         };
         let key = file_key(&self.run_key, &bytes);
-        let output = out_rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let output = output_display(out_rel);
         let out_path = match safe_output_path(&self.out, out_rel, false) {
             Ok(p) => p,
             Err(e) => return failed(e),
@@ -373,7 +387,7 @@ impl Shared<'_> {
             .and_then(|p| write_if_changed(&p, text.as_bytes()).map_err(|e| e.to_string()));
         let wrote = match written {
             Ok(w) => w,
-            Err(e) => return failed(format!("cannot write {} ({e})", out_path.display())),
+            Err(e) => return failed(format!("cannot write {output} in the output folder ({e})")),
         };
         let entry = entry_of(&summary, key, output);
         {
@@ -454,12 +468,13 @@ pub async fn run(
     let run_key = run_key(settings, prompts, options.format, &options.input_options)?;
 
     let mut found = discover(&options.input, &filters, Some(&out));
+    let outputs = output_paths(&found.sources, options.format);
+    check_found(&mut found, &outputs, options)?;
     let mut warnings = std::mem::take(&mut found.warnings);
+    let manifest = load_manifest(&out.join(MANIFEST), &mut warnings);
     for w in &warnings {
         reporter.warning(w);
     }
-    let manifest = load_manifest(&out.join(MANIFEST), &mut warnings);
-    let outputs = output_paths(&found.sources, options.format);
     reporter.planned(found.sources.len());
 
     let shared = Shared {

@@ -97,12 +97,15 @@ pub fn digest(reports: &[(String, &ReportEntry)]) -> Vec<Recurring> {
     out.into_iter().map(|(_, g)| g).collect()
 }
 
-/// A relative link target: every byte but unreserved ASCII and `/` percent-encoded (spaces,
-/// parentheses, `|`, `#`, non-ASCII letters), so it works in any Markdown renderer and inside a
-/// table.
+/// A relative link target for a path in the escaped form of [`super::escape_name`] (as the
+/// manifest keeps it): the raw bytes of the file name, every byte but unreserved ASCII and `/`
+/// percent-encoded (spaces, parentheses, `|`, `#`, non-ASCII letters, bytes that are not UTF-8:
+/// `zo\xE8.md` → `zo%E8.md`, the file's real name), so it works in any Markdown renderer and
+/// inside a table.
 pub fn link_target(rel: &str) -> String {
-    let mut out = String::with_capacity(rel.len());
-    for b in rel.bytes() {
+    let raw = super::unescape_name(rel).unwrap_or_else(|| rel.as_bytes().to_vec());
+    let mut out = String::with_capacity(raw.len());
+    for &b in &raw {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
             out.push(b as char);
         } else {

@@ -224,3 +224,97 @@ fn every_readable_extension_is_discovered() {
     assert_eq!(names.len(), 2 * crate::input::EXTENSIONS.len());
     assert!(!names.contains("notes.pdf"));
 }
+
+#[test]
+fn escaped_names_are_reversible_and_never_shared() {
+    use std::ffi::OsStr;
+    assert_eq!(
+        escape_name(OsStr::new("Zürich notes.md")),
+        "Zürich notes.md"
+    );
+    assert_eq!(escape_name(OsStr::new(r"a\b.md")), r"a\\b.md");
+    assert_eq!(unescape_name(r"a\\b.md").unwrap(), br"a\b.md");
+    assert_eq!(unescape_name(r"zo\xE8.md").unwrap(), b"zo\xE8.md");
+    for bad in [r"a\b", r"a\x", r"a\xE", r"a\x+F", "a\\"] {
+        assert_eq!(unescape_name(bad), None, "{bad}");
+    }
+    // A link to an escaped path percent-encodes the raw bytes, not U+FFFD.
+    assert_eq!(link_target(r"2024/zo\xE8.md"), "2024/zo%E8.md");
+    assert_eq!(link_target(r"a\\b.md"), "a%5Cb.md");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let e8 = OsStr::from_bytes(b"zo\xE8.md");
+        let e9 = OsStr::from_bytes(b"zo\xE9.md");
+        let literal = OsStr::new(r"zo\xE8.md");
+        assert_eq!(escape_name(e8), r"zo\xE8.md");
+        assert_eq!(escape_name(e9), r"zo\xE9.md");
+        assert_eq!(escape_name(literal), r"zo\\xE8.md");
+        for name in [e8, e9, literal] {
+            assert_eq!(unescape_name(&escape_name(name)).unwrap(), name.as_bytes());
+        }
+        // Two sources that differ only in bytes that are not UTF-8 get two outputs.
+        let sources: Vec<Source> = [e8, e9]
+            .iter()
+            .map(|n| Source {
+                path: PathBuf::from(n),
+                rel: vec![n.to_os_string()],
+            })
+            .collect();
+        let out = output_paths(&sources, Format::Markdown);
+        assert_eq!(out[0].as_os_str().as_bytes(), b"zo\xE8.md");
+        assert_eq!(out[1].as_os_str().as_bytes(), b"zo\xE9.md");
+        assert!(sources[0].non_utf8() && !src("a.md").non_utf8());
+        assert_eq!(sources[1].display(), r"zo\xE9.md");
+    }
+}
+
+fn found_names(dir: &std::path::Path, include: &[&str]) -> Vec<String> {
+    let include: Vec<String> = include.iter().map(|s| (*s).to_string()).collect();
+    let filters = Filters::new(&include, &[]).unwrap();
+    discover(dir, &filters, None)
+        .sources
+        .iter()
+        .map(Source::display)
+        .collect()
+}
+
+/// `--include` reaches any file `summarize` can read when it names it; globs that name no
+/// extension still pick only writeups.
+#[test]
+fn include_reaches_other_extensions_only_when_it_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("notes")).unwrap();
+    for name in [
+        "a.md",
+        "b.mkd",
+        "c.log",
+        "d.png",
+        "notes/README",
+        "notes/e.txt",
+        "README",
+    ] {
+        std::fs::write(dir.path().join(name), "# T\n\ntext\n").unwrap();
+    }
+    assert_eq!(found_names(dir.path(), &["*.mkd"]), ["b.mkd"]);
+    assert_eq!(found_names(dir.path(), &["*.log"]), ["c.log"]);
+    assert_eq!(found_names(dir.path(), &["notes/README"]), ["notes/README"]);
+    assert_eq!(
+        found_names(dir.path(), &["README", "*.mkd"]),
+        ["README", "b.mkd", "notes/README"]
+    );
+    assert_eq!(
+        found_names(dir.path(), &["*"]),
+        ["a.md", "b.mkd", "notes/e.txt"]
+    );
+    assert_eq!(found_names(dir.path(), &["notes/**"]), ["notes/e.txt"]);
+    assert_eq!(
+        found_names(dir.path(), &[]),
+        ["a.md", "b.mkd", "notes/e.txt"]
+    );
+    // What the filters left out is counted, for the "nothing matched" error.
+    let filters = Filters::new(&["*.rst".into()], &["notes".into()]).unwrap();
+    let found = discover(dir.path(), &filters, None);
+    assert!(found.sources.is_empty());
+    assert_eq!(found.filtered_out, 3, "a.md, b.mkd and the notes folder");
+}

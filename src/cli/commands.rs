@@ -85,14 +85,16 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
     }
 }
 
-/// The `--stats` line.
+/// The `--stats` line (the last part: the invisible text dropped from the writeup,
+/// `types::HiddenText`).
 pub fn stats_line(s: &Stats, wall_seconds: f64) -> String {
     let dropped = pipeline::drop_summary(&s.dropped);
     format!(
         "stats: {} chunks, {} model calls ({} requests to the server), {} cache hits, {} retries \
          after invalid or cut answers, {} after network errors or busy answers, {} answers \
          repaired; {} candidates, {} dropped{}; prompt_eval_count {} (document estimate {}), \
-         eval_count {}; model time {:.1}s, wall time {:.1}s; num_ctx {}",
+         eval_count {}; model time {:.1}s, wall time {:.1}s; num_ctx {}; hidden text dropped: \
+         {} HTML comments, {} invisible characters, {} hidden elements",
         s.chunks,
         s.model_calls,
         s.requests,
@@ -112,7 +114,10 @@ pub fn stats_line(s: &Stats, wall_seconds: f64) -> String {
         s.eval_count,
         s.model_seconds,
         wall_seconds,
-        s.num_ctx
+        s.num_ctx,
+        s.hidden.html_comments,
+        s.hidden.invisible_chars,
+        s.hidden.hidden_elements
     )
 }
 

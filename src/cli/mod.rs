@@ -157,8 +157,9 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
 
-    /// Input format. Default: from the file extension (.md/.markdown, .html/.htm, .adoc,
-    /// .rst, else plain text; a .txt with `#` headings is read as Markdown).
+    /// Input format. Default: from the file extension (.md .markdown .mdown .mkd .mkdn .mdwn
+    /// Markdown, .html .htm .xhtml HTML, .adoc .asciidoc .asc AsciiDoc, .rst .rest
+    /// reStructuredText, else plain text; a .txt with `#` headings is read as Markdown).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<input::InputFormat>,
 }
@@ -460,8 +461,9 @@ pub struct PromptsArgs {
 #[derive(Debug, Args)]
 pub struct BatchArgs {
     /// The folder of writeups, searched recursively (symbolic links are followed; loops are
-    /// skipped). Files ending in .md .markdown .txt .html .htm .adoc .asciidoc .rst are read;
-    /// hidden files and folders are not.
+    /// skipped). Files ending in .md .markdown .mdown .mkd .mkdn .mdwn .txt .html .htm .xhtml
+    /// .adoc .asciidoc .asc .rst .rest are read (the extensions `summarize` knows); hidden files
+    /// and folders are not. A name that is not UTF-8 is shown with its bad bytes as \xHH.
     pub dir: PathBuf,
 
     /// The output folder (created if needed): one summary per writeup at the same relative path
@@ -470,7 +472,11 @@ pub struct BatchArgs {
     pub output: PathBuf,
 
     /// Only summarize files matching GLOB (repeatable). A glob without `/` matches a file name at
-    /// any depth (`*.md`); one with `/` matches the path under DIR (`2024/**/*.md`).
+    /// any depth (`*.md`); one with `/` matches the path under DIR (`2024/**/*.md`). A glob that
+    /// ends in a literal extension or names a file also takes files of other extensions, read as
+    /// `summarize` reads them (`--include '*.log'`, `--include notes/README`); others (`2024/**`)
+    /// pick among the extensions above. When --include/--exclude leave out every writeup,
+    /// nothing is written and the exit status is 1.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
 

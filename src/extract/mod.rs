@@ -166,6 +166,34 @@ pub fn instruction_lines(prompts: &Prompts) -> Result<Vec<String>, PromptError> 
         .collect())
 }
 
+/// The messages of the map-step call for `chunk` of a writeup titled `title` whose body is
+/// `body`, asking for takeaways in `language`, and how many takeaways they ask for: the sections
+/// listed ([`prompt_sections`]), the count ([`takeaways_for`]), the chunk between a fence it
+/// cannot close ([`fence_for`]).
+///
+/// Errors: a template fails to render.
+pub fn chunk_prompt(
+    prompts: &Prompts,
+    title: &str,
+    language: Language,
+    body: &str,
+    chunk: &Chunk,
+) -> Result<(Vec<crate::llm::Message>, usize), PromptError> {
+    let prompt_text = chunk.prompt_text(body);
+    let sections = prompt_sections(chunk, body);
+    let max = takeaways_for(sections.len(), chunk.est_tokens);
+    let fence = fence_for(&prompt_text);
+    let vars = ExtractVars {
+        title,
+        sections,
+        chunk: &prompt_text,
+        max_takeaways: max,
+        language: language.name(),
+        fence: &fence,
+    };
+    Ok((prompts.extract_messages(&vars)?, max))
+}
+
 /// What the map step made of one chunk.
 #[derive(Debug, Default)]
 pub struct ChunkOutcome {
@@ -194,20 +222,7 @@ pub async fn extract_chunk(
     first_ordinal: usize,
 ) -> Result<ChunkOutcome, (ExtractError, Vec<Reply>)> {
     let text = chunk.text(doc.body);
-    let prompt_text = chunk.prompt_text(doc.body);
-    let sections = prompt_sections(chunk, doc.body);
-    let max = takeaways_for(sections.len(), chunk.est_tokens);
-    let fence = fence_for(&prompt_text);
-    let vars = ExtractVars {
-        title: doc.title,
-        sections,
-        chunk: &prompt_text,
-        max_takeaways: max,
-        language: doc.answer_in.name(),
-        fence: &fence,
-    };
-    let messages = prompts
-        .extract_messages(&vars)
+    let (messages, max) = chunk_prompt(prompts, doc.title, doc.answer_in, doc.body, chunk)
         .map_err(|e| (e.into(), Vec::new()))?;
     let mut format = schema_of::<ExtractAnswer>();
     // Exactly the number asked: left free, small models answer one takeaway for a chunk of

@@ -7,11 +7,15 @@ use htmd::{HtmlToMarkdown, Node};
 use markup5ever_rcdom::NodeData;
 
 /// Elements whose content is never writeup text: scripts, styles, navigation, page
-/// header/footer, embeds and form controls. (HTML comments are dropped by htmd itself.)
+/// header/footer, embeds and form controls. (HTML comments are dropped by htmd itself; hidden
+/// elements and comments of the content are cut out of the tree first, see [`prune_hidden`].)
 const SKIPPED: &[&str] = &[
     "head", "script", "style", "noscript", "template", "nav", "header", "footer", "iframe",
     "object", "embed", "svg", "canvas", "form", "button", "select",
 ];
+
+/// Elements that never show their content, whatever their attributes.
+const NEVER_SHOWN: &[&str] = &["script", "style", "noscript", "template"];
 
 /// A converted page.
 pub(crate) struct Page {
@@ -19,6 +23,10 @@ pub(crate) struct Page {
     pub title: Option<String>,
     pub author: Option<String>,
     pub date: Option<String>,
+    /// Comment nodes removed from the converted content.
+    pub comments: usize,
+    /// Hidden elements with text removed from the converted content ([`prune_hidden`]).
+    pub hidden_elements: usize,
 }
 
 /// Converts an HTML page or fragment to Markdown (ATX headings, `-` lists).
@@ -46,6 +54,7 @@ pub(crate) fn convert(html: &str) -> std::io::Result<Page> {
         (_, [article]) => article.clone(),
         _ => tree.clone(),
     };
+    let pruned = prune_hidden(&root);
 
     // The first <h1> of the content, ignoring navigation and (when the content is the whole
     // page) the site header, which often holds the site's name as an <h1>.
@@ -105,7 +114,97 @@ pub(crate) fn convert(html: &str) -> std::io::Result<Page> {
         title,
         author,
         date,
+        comments: pruned.comments,
+        hidden_elements: pruned.hidden_elements,
     })
+}
+
+/// What [`prune_hidden`] removed.
+#[derive(Debug, Default)]
+struct Pruned {
+    comments: usize,
+    hidden_elements: usize,
+}
+
+/// Cuts out of the tree under `root` what a reader of the page never sees, so that neither the
+/// Markdown nor the title holds it: comment nodes, and elements that are [`hidden`] or
+/// [`NEVER_SHOWN`]. Counts the comments, and the hidden elements that held some text (an empty
+/// `<script src=…>` or icon is not worth a mention). `<head>` and the other [`SKIPPED`] elements
+/// are left as they are: htmd never converts them, so nothing in them is counted.
+fn prune_hidden(root: &Rc<Node>) -> Pruned {
+    let mut pruned = Pruned::default();
+    let mut stack = vec![root.clone()];
+    while let Some(node) = stack.pop() {
+        node.children
+            .borrow_mut()
+            .retain(|child| match &child.data {
+                NodeData::Comment { .. } => {
+                    pruned.comments += 1;
+                    false
+                }
+                NodeData::Element { name, .. } => {
+                    let tag = &*name.local;
+                    if NEVER_SHOWN.contains(&tag) || hidden(child) {
+                        pruned.hidden_elements += usize::from(has_text(child));
+                        return false;
+                    }
+                    if !SKIPPED.contains(&tag) {
+                        stack.push(child.clone());
+                    }
+                    true
+                }
+                _ => true,
+            });
+    }
+    pruned
+}
+
+/// True when the element's own attributes hide it: `hidden` (but not `hidden="until-found"`,
+/// which find-in-page reveals), `aria-hidden="true"`, or an inline style with `display: none`
+/// or `visibility: hidden`/`collapse`. What a style sheet hides is out of reach (see
+/// `types::HiddenText`).
+fn hidden(node: &Node) -> bool {
+    if attr(node, "hidden").is_some_and(|v| !v.trim().eq_ignore_ascii_case("until-found")) {
+        return true;
+    }
+    if attr(node, "aria-hidden").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return true;
+    }
+    let Some(style) = attr(node, "style") else {
+        return false;
+    };
+    style.split(';').any(|decl| {
+        let Some((prop, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let value = value.to_ascii_lowercase();
+        let value = value.trim().trim_end_matches("!important").trim();
+        match prop.trim().to_ascii_lowercase().as_str() {
+            "display" => value == "none",
+            "visibility" => value == "hidden" || value == "collapse",
+            _ => false,
+        }
+    })
+}
+
+/// True when some text node under `node` (a `<template>`'s contents included) is not blank.
+fn has_text(node: &Rc<Node>) -> bool {
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        match &n.data {
+            NodeData::Text { contents } if !contents.borrow().trim().is_empty() => return true,
+            NodeData::Element {
+                template_contents, ..
+            } => {
+                if let Some(t) = template_contents.borrow().as_ref() {
+                    stack.push(t.clone());
+                }
+            }
+            _ => {}
+        }
+        stack.extend(n.children.borrow().iter().cloned());
+    }
+    false
 }
 
 fn tag_name(node: &Node) -> Option<&str> {

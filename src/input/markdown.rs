@@ -1,4 +1,4 @@
-//! Markdown helpers: the document title and ATX-heading sniffing.
+//! Markdown helpers: the document title, ATX-heading sniffing, and removing HTML comments.
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
@@ -69,4 +69,52 @@ pub(crate) fn has_atx_headings(text: &str) -> bool {
                 && !t.trim().is_empty()
         });
     atx >= 2 || (atx == 1 && first_line_is_atx)
+}
+
+/// `md` without its HTML comments, and how many were removed.
+///
+/// The comments are found with pulldown-cmark, so only what a CommonMark renderer would treat as
+/// a comment goes: an inline comment (`text <!-- … --> text`, one inline HTML event) and every
+/// `<!-- … -->` inside an HTML block (a comment block, or one inside a `<div>` block; an
+/// unterminated `<!--` in a block runs to the end of the block, as in a browser). A `<!--` in a
+/// code span or fence, or one with no end in a paragraph, is text and stays. Only the comment
+/// itself is cut: the line it stood on stays, blank, so paragraphs it separated stay apart.
+pub(crate) fn strip_comments(md: &str) -> (String, usize) {
+    if !md.contains("<!--") {
+        return (md.to_string(), 0);
+    }
+    let mut cuts: Vec<std::ops::Range<usize>> = Vec::new();
+    for (event, range) in Parser::new_ext(md, options()).into_offset_iter() {
+        match event {
+            Event::InlineHtml(html) if html.starts_with("<!--") => cuts.push(range),
+            Event::Start(Tag::HtmlBlock) => {
+                let block = &md[range.clone()];
+                let mut from = 0;
+                while let Some(i) = block[from..].find("<!--") {
+                    let start = from + i;
+                    // `<!-->` and `<!--->` are whole comments (CommonMark 0.31).
+                    let end = block[start + 2..]
+                        .find("-->")
+                        .map_or(block.len(), |j| start + 2 + j + 3);
+                    cuts.push(range.start + start..range.start + end);
+                    from = end;
+                }
+            }
+            _ => {}
+        }
+    }
+    cuts.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(md.len());
+    let mut at = 0;
+    let mut count = 0;
+    for cut in cuts {
+        if cut.start < at {
+            continue; // nested in one already cut
+        }
+        out.push_str(&md[at..cut.start]);
+        at = cut.end;
+        count += 1;
+    }
+    out.push_str(&md[at..]);
+    (out, count)
 }

@@ -17,6 +17,21 @@
 //!    lists); Markdown and text pass through unchanged.
 //! 5. A title is looked for when front matter gave none: HTML `<h1>`/`<title>`, AsciiDoc
 //!    `= Title`, the Markdown/RST top-level heading.
+//!
+//! # Invisible text
+//!
+//! A writeup can hold text its reader never sees, and that text must not reach the model (an
+//! instruction in an HTML comment is the classic prompt injection). So, counted in
+//! [`Document::hidden`] ([`HiddenText`] lists what is out of reach):
+//!
+//! - invisible characters ([`crate::text::is_invisible`]) go right after decoding, from every
+//!   format, and once more after conversion (an HTML entity such as `&#8203;` becomes one only
+//!   then);
+//! - HTML comments go from Markdown (found with pulldown-cmark, never inside code) and HTML
+//!   (comment nodes), before the title is looked for; in plain text a `<!--` is what the reader
+//!   sees, so it stays;
+//! - in HTML, elements hidden by their attributes, and `<script>`, `<style>`, `<noscript>`,
+//!   `<template>`, are cut out of the page before conversion.
 
 mod asciidoc;
 mod decode;
@@ -27,7 +42,7 @@ mod rst;
 
 use std::path::Path;
 
-pub use crate::types::{BodyFormat, Document};
+pub use crate::types::{BodyFormat, Document, HiddenText};
 pub use decode::{decode, Decoded};
 pub use front_matter::FrontMatterKind;
 
@@ -257,16 +272,23 @@ pub fn from_bytes_info(
     opts: &InputOptions,
 ) -> Result<(Document, InputInfo), InputError> {
     let decoded = decode(source, bytes, opts.encoding.as_deref())?;
-    from_text_info(source, &decoded.text, decoded.encoding, format, opts)
+    let (text, invisible_chars) = crate::text::strip_invisible(&decoded.text);
+    let hidden = HiddenText {
+        invisible_chars,
+        ..HiddenText::default()
+    };
+    from_text_info(source, &text, decoded.encoding, format, opts, hidden)
 }
 
-/// The steps after decoding: format, front matter, conversion, title. `text` has LF endings.
+/// The steps after decoding: format, front matter, conversion, title. `text` has LF endings and
+/// no invisible characters (counted in `hidden`, which gets the rest of the counts).
 fn from_text_info(
     source: &str,
     text: &str,
     encoding: String,
     format: InputFormat,
     opts: &InputOptions,
+    mut hidden: HiddenText,
 ) -> Result<(Document, InputInfo), InputError> {
     let empty = || InputError::Empty(source.to_string());
     let explicit = opts.input_format;
@@ -288,8 +310,10 @@ fn from_text_info(
     let mut author = fm.author;
     let body = match format {
         InputFormat::Markdown => {
-            title = title.or_else(|| markdown::title(rest));
-            rest.to_string()
+            let (md, comments) = markdown::strip_comments(rest);
+            hidden.html_comments += comments;
+            title = title.or_else(|| markdown::title(&md));
+            md
         }
         InputFormat::Text => rest.to_string(),
         InputFormat::Html => {
@@ -300,6 +324,8 @@ fn from_text_info(
             title = title.or(page.title);
             date = date.or(page.date);
             author = author.or(page.author);
+            hidden.html_comments += page.comments;
+            hidden.hidden_elements += page.hidden_elements;
             page.markdown
         }
         InputFormat::AsciiDoc => {
@@ -317,7 +343,16 @@ fn from_text_info(
             doc.markdown
         }
     };
-    let body = tidy_body(&body);
+    // Invisible characters that conversion decoded from entities (`&#8203;`, `&shy;`).
+    let mut visible = |s: &str| {
+        let (s, n) = crate::text::strip_invisible(s);
+        hidden.invisible_chars += n;
+        s.into_owned()
+    };
+    let body = tidy_body(&visible(&body));
+    let title = title.map(|t| visible(&t));
+    let date = date.map(|d| visible(&d));
+    let author = author.map(|a| visible(&a));
     if body.trim().is_empty() {
         return Err(empty());
     }
@@ -327,6 +362,7 @@ fn from_text_info(
         date: date.and_then(|d| clean_field(&d)),
         author: author.and_then(|a| clean_field(&a)),
         format: format.body_format(),
+        hidden,
         body,
     };
     let info = InputInfo {

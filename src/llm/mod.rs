@@ -45,6 +45,8 @@ mod wire;
 
 pub use error::LlmError;
 pub use host::{normalize_host, DEFAULT_HOST, DEFAULT_PORT};
+#[doc(hidden)]
+pub use ndjson::read_ndjson;
 pub use truncation::{HALF_WINDOW_SLACK, TRUNCATION_RATIO};
 pub use wire::{chat_body, request_key};
 

@@ -105,6 +105,54 @@ impl Answer {
     }
 }
 
+/// A whole streamed answer: the network reads go in one by one, split into lines
+/// ([`LineBuffer`]) and accumulated ([`Answer`]); the client (`ollama.rs`) adds the idle timeout
+/// around each read.
+#[derive(Debug, Default)]
+pub(crate) struct Reader {
+    lines: LineBuffer,
+    answer: Answer,
+}
+
+impl Reader {
+    /// Takes one network read. Returns the whole answer once its `done: true` line is in (what
+    /// follows it is ignored). Errors as [`Answer::push_line`].
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Option<ChatResponse>, LlmError> {
+        for line in self.lines.push(chunk) {
+            if let Some(done) = self.answer.push_line(&line)? {
+                return Ok(Some(done));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The stream ended: a last line without `\n` may still finish the answer; else it is
+    /// [`LlmError::Stream`] ([`CLOSED_EARLY`]).
+    pub(crate) fn finish(mut self) -> Result<ChatResponse, LlmError> {
+        if let Some(last) = self.lines.finish() {
+            if let Some(done) = self.answer.push_line(&last)? {
+                return Ok(done);
+            }
+        }
+        Err(LlmError::Stream(CLOSED_EARLY.to_owned()))
+    }
+}
+
+/// Reads a streamed `/api/chat` answer from `chunks` (the network reads, in order) exactly as the
+/// client does, without the network: for the fuzz target (`fuzz/`, README "Fuzzing").
+#[doc(hidden)]
+pub fn read_ndjson<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<ChatResponse, LlmError> {
+    let mut reader = Reader::default();
+    for chunk in chunks {
+        if let Some(done) = reader.push(chunk)? {
+            return Ok(done);
+        }
+    }
+    reader.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

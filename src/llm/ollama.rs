@@ -288,8 +288,7 @@ impl Llm {
         url: &str,
     ) -> Result<ChatResponse, LlmError> {
         let mut stream = resp.bytes_stream();
-        let mut lines = ndjson::LineBuffer::default();
-        let mut answer = ndjson::Answer::default();
+        let mut reader = ndjson::Reader::default();
         while let Some(chunk) = tokio::time::timeout(self.idle, stream.next())
             .await
             .map_err(|_| self.idle_error(url))?
@@ -297,18 +296,11 @@ impl Llm {
             let chunk = chunk.map_err(|e| {
                 LlmError::Stream(format!("{} ({})", ndjson::CLOSED_EARLY, causes(&e)))
             })?;
-            for line in lines.push(&chunk) {
-                if let Some(done) = answer.push_line(&line)? {
-                    return Ok(done);
-                }
-            }
-        }
-        if let Some(last) = lines.finish() {
-            if let Some(done) = answer.push_line(&last)? {
+            if let Some(done) = reader.push(&chunk)? {
                 return Ok(done);
             }
         }
-        Err(LlmError::Stream(ndjson::CLOSED_EARLY.to_owned()))
+        reader.finish()
     }
 
     fn idle_error(&self, url: &str) -> LlmError {

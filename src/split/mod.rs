@@ -219,6 +219,10 @@ fn markdown_headings(body: &str) -> Vec<Heading> {
                 }
             }
             Event::SoftBreak | Event::HardBreak => {
+                // A setext heading over several lines: the line break is a space.
+                if let Some((_, _, text)) = current.as_mut() {
+                    text.push(' ');
+                }
                 if let Some((_, _, only_strong)) = para.as_mut() {
                     // A bold line followed by more lines in the same paragraph is emphasis.
                     *only_strong = false;
@@ -379,12 +383,40 @@ fn pieces(body: &str, format: BodyFormat, parts: Vec<ChunkPart>, target: usize) 
         };
         for (offset, piece) in offsets {
             let start = part.range.start + offset;
-            out.push(ChunkPart {
-                heading_path: part.heading_path.clone(),
-                range: start..start + piece.len(),
-            });
+            for range in cut_by_chars(piece, target) {
+                out.push(ChunkPart {
+                    heading_path: part.heading_path.clone(),
+                    range: start + range.start..start + range.end,
+                });
+            }
         }
     }
+    out
+}
+
+/// `piece` cut into ranges of at most `target` estimated tokens at char boundaries; the whole
+/// piece when it fits. text-splitter can give back a piece over its capacity where it finds no
+/// boundary it accepts: a run of combining marks ("Zalgo" text; found by fuzzing, see
+/// `tests/split_props.rs`) came back as a 42-token piece for a target of 28 and made a chunk
+/// over the hard limit. A single char over `target` stays whole.
+fn cut_by_chars(piece: &str, target: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    if tokens::estimate(piece) <= target {
+        out.push(0..piece.len());
+        return out;
+    }
+    let (mut start, mut counts) = (0, tokens::Counts::default());
+    for (i, c) in piece.char_indices() {
+        let next = counts + tokens::Counts::of(&piece[i..i + c.len_utf8()]);
+        if i > start && next.estimate() > target {
+            out.push(start..i);
+            start = i;
+            counts = tokens::Counts::of(&piece[i..i + c.len_utf8()]);
+        } else {
+            counts = next;
+        }
+    }
+    out.push(start..piece.len());
     out
 }
 

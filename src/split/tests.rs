@@ -10,6 +10,7 @@ fn text_doc(body: &str) -> Document {
         date: None,
         author: None,
         format: BodyFormat::Text,
+        hidden: Default::default(),
         body: body.into(),
     }
 }
@@ -75,4 +76,21 @@ fn chunks_fit_and_cover() {
     let joined: String = chunks.iter().map(|c| c.text(&doc.body)).collect();
     let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
     assert_eq!(strip(&joined), strip(&doc.body));
+}
+
+#[test]
+fn a_setext_heading_over_two_lines_has_a_space_at_the_break() {
+    let doc = md_doc(
+        "Day 2 keynote:\nScaling *tokio* at Acme\n===\n\nText.\n\nQ&A,\nin `short`\n---\n\nMore.\n\nDay 3\n===\n\nEnd.\n",
+    );
+    let o = outline(&doc);
+    assert_eq!(o.title, "Day 2 keynote: Scaling tokio at Acme");
+    assert_eq!(
+        o.labels(),
+        [
+            "Day 2 keynote: Scaling tokio at Acme",
+            "Day 2 keynote: Scaling tokio at Acme › Q&A, in short",
+            "Day 3"
+        ]
+    );
 }
