@@ -49,6 +49,17 @@ pub enum LlmError {
         /// Error text from the body.
         body: String,
     },
+    /// An OpenAI-compatible server refused `response_format` `json_schema` (llama-cpp-python
+    /// answers 500); the same request with [`super::openai::SchemaMode::JsonObject`] may work.
+    #[error("{url} does not take response_format json_schema (HTTP {status}): {body}")]
+    SchemaUnsupported {
+        /// The URL.
+        url: String,
+        /// Status code.
+        status: u16,
+        /// Error text from the body.
+        body: String,
+    },
     /// Any other HTTP error status.
     #[error("Ollama at {url} answered HTTP {status}: {body}")]
     Http {

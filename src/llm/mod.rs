@@ -38,6 +38,7 @@ mod error;
 mod host;
 mod ndjson;
 mod ollama;
+pub mod openai;
 mod record;
 pub mod retry;
 mod truncation;

@@ -151,7 +151,7 @@ fn role_of(role: &str) -> Option<MessageRole> {
 }
 
 /// The shortest decimal that reads back as the same `f32` (`0.2f32` → `0.2`), as a JSON number.
-fn f32_to_json(x: f32) -> Value {
+pub(crate) fn f32_to_json(x: f32) -> Value {
     x.to_string()
         .parse::<f64>()
         .ok()
