@@ -8,7 +8,10 @@
 //!
 //! ```toml
 //! model = "llama3.2:3b"
-//! host = "http://127.0.0.1:11434"
+//! host = "http://127.0.0.1:11434"   # or a pool: ["http://gpu1:8000/v1#4", {url = "…", parallel = 2}]
+//! api = "openai"                     # else inferred from each URL (a path ending in /v1)
+//! api_key_env = "VLLM_API_KEY"       # the variable holding an OpenAI-compatible server's key
+//! parallel = 1                       # requests each server takes at once
 //! top = 10
 //! num_ctx = 8192
 //! prompts = "prompts"          # relative to the config file's directory
@@ -48,14 +51,69 @@ pub const TOP_RANGE: std::ops::RangeInclusive<u16> = 1..=100;
 /// Allowed `num_ctx` values.
 pub const NUM_CTX_RANGE: std::ops::RangeInclusive<u32> = 512..=1_048_576;
 
+/// `host` in `config.toml`: one server, or a list for a pool, each a string (`URL` or
+/// `URL#N`) or a table `{url = "…", parallel = N}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum HostList {
+    /// `host = "http://127.0.0.1:11434"`.
+    One(String),
+    /// `host = ["http://gpu1:8000/v1#4", {url = "http://gpu2:8000/v1", parallel = 2}]`.
+    Many(Vec<HostEntry>),
+}
+
+/// One entry of a [`HostList::Many`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum HostEntry {
+    /// `"URL"` or `"URL#N"`.
+    Url(String),
+    /// `{url = "URL", parallel = N}`.
+    Table {
+        /// The server.
+        url: String,
+        /// Requests it takes at once.
+        parallel: Option<usize>,
+    },
+}
+
+impl HostList {
+    /// The servers as `URL` or `URL#N` strings, in order.
+    pub fn urls(&self) -> Vec<String> {
+        match self {
+            HostList::One(s) => vec![s.clone()],
+            HostList::Many(list) => list
+                .iter()
+                .map(|e| match e {
+                    HostEntry::Url(s) => s.clone(),
+                    HostEntry::Table {
+                        url,
+                        parallel: Some(n),
+                    } => format!("{url}#{n}"),
+                    HostEntry::Table {
+                        url,
+                        parallel: None,
+                    } => url.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The keys of `config.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Ollama model name.
     pub model: Option<String>,
-    /// Ollama server, URL or host:port.
-    pub host: Option<String>,
+    /// The server, URL or host:port; or a list of them for a pool ([`HostList`]).
+    pub host: Option<HostList>,
+    /// `ollama` or `openai`: the API of every server (else inferred from each URL).
+    pub api: Option<String>,
+    /// The environment variable holding the API key of OpenAI-compatible servers.
+    pub api_key_env: Option<String>,
+    /// Requests each server takes at once, unless its entry says (`URL#N`).
+    pub parallel: Option<usize>,
     /// How many takeaways to print.
     pub top: Option<u16>,
     /// Context window for every call.
@@ -121,8 +179,16 @@ pub struct Setting<T> {
 pub struct Flags {
     /// `--model`.
     pub model: Option<String>,
-    /// `--host`.
+    /// `--host` (the first one).
     pub host: Option<String>,
+    /// `--host` given again: more servers for the pool.
+    pub more_hosts: Vec<String>,
+    /// `--api`.
+    pub api: Option<String>,
+    /// `--api-key-env`.
+    pub api_key_env: Option<String>,
+    /// `--parallel`.
+    pub parallel: Option<usize>,
     /// `--top`.
     pub top: Option<u16>,
     /// `--num-ctx`.
@@ -136,8 +202,17 @@ pub struct Flags {
 pub struct Resolved {
     /// Ollama model name.
     pub model: Setting<String>,
-    /// Ollama server as given (normalised later by [`crate::llm::normalize_host`]).
+    /// The (first) server as given (normalised later by [`crate::llm::normalize_host`]).
     pub host: Setting<String>,
+    /// More servers, from the same place as `host` (flags or config file).
+    pub more_hosts: Vec<String>,
+    /// `ollama` or `openai` for every server; `None`: inferred from each URL.
+    pub api: Setting<Option<String>>,
+    /// The variable that holds the API key; `None`: no key.
+    pub api_key_env: Setting<Option<String>>,
+    /// Requests each server takes at once (1: one chunk at a time, as Ollama serves by
+    /// default, `OLLAMA_NUM_PARALLEL`).
+    pub parallel: Setting<usize>,
     /// How many takeaways to print.
     pub top: Setting<u16>,
     /// `num_ctx`; `None`: from the model (`/api/show`), see [`crate::pipeline::resolve_num_ctx`].
@@ -167,6 +242,14 @@ pub enum ConfigError {
         line: Option<usize>,
         /// What is wrong.
         detail: String,
+    },
+    /// The variable named by `--api-key-env` (or `api_key_env`) is not set.
+    #[error("${var} is not set (named by --api-key-env or api_key_env, {origin}); export it with the server's API key, or leave the option out for a server without one")]
+    MissingKey {
+        /// The variable.
+        var: String,
+        /// Where its name came from.
+        origin: String,
     },
     /// An environment variable has a value that cannot be used.
     #[error("${var}={value:?}: {expected}")]
@@ -252,10 +335,25 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             ));
         }
     }
-    for (key, value) in [("model", &file.model), ("host", &file.host)] {
-        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            return Err(malformed(None, format!("{key} is empty")));
+    if file.model.as_deref().is_some_and(|v| v.trim().is_empty()) {
+        return Err(malformed(None, "model is empty".to_string()));
+    }
+    if let Some(hosts) = &file.host {
+        let urls = hosts.urls();
+        if urls.is_empty() || urls.iter().any(|u| u.trim().is_empty()) {
+            return Err(malformed(None, "host is empty".to_string()));
         }
+    }
+    if let Some(api) = &file.api {
+        if !matches!(api.as_str(), "ollama" | "openai") {
+            return Err(malformed(
+                None,
+                format!("api = {api:?}: expected \"ollama\" or \"openai\""),
+            ));
+        }
+    }
+    if file.parallel.is_some_and(|n| !(1..=256).contains(&n)) {
+        return Err(malformed(None, "parallel: expected 1 to 256".to_string()));
     }
     if let Some(p) = &file.prompts {
         if p.is_relative() {
@@ -342,7 +440,47 @@ pub fn resolve(
     )?
     .map(|(n, v)| (Some(n as u32), v));
 
+    let config_hosts = file.host.as_ref().map(HostList::urls).unwrap_or_default();
+    let host = pick(
+        flags.host.clone(),
+        "--host",
+        env_str(ENV_HOST),
+        config_hosts.first().cloned(),
+        from_config(),
+        DEFAULT_HOST.to_owned(),
+    );
+    let more_hosts = match &host.origin {
+        Origin::Flag(_) => flags.more_hosts.clone(),
+        Origin::Config(_) => config_hosts.iter().skip(1).cloned().collect(),
+        _ => Vec::new(),
+    };
     Ok(Resolved {
+        host,
+        more_hosts,
+        api: pick(
+            flags.api.clone().map(Some),
+            "--api",
+            None,
+            file.api.clone().map(Some),
+            from_config(),
+            None,
+        ),
+        api_key_env: pick(
+            flags.api_key_env.clone().map(Some),
+            "--api-key-env",
+            None,
+            file.api_key_env.clone().map(Some),
+            from_config(),
+            None,
+        ),
+        parallel: pick(
+            flags.parallel,
+            "--parallel",
+            None,
+            file.parallel,
+            from_config(),
+            1,
+        ),
         model: pick(
             flags.model.clone(),
             "--model",
@@ -350,14 +488,6 @@ pub fn resolve(
             file.model,
             from_config(),
             DEFAULT_MODEL.to_owned(),
-        ),
-        host: pick(
-            flags.host.clone(),
-            "--host",
-            env_str(ENV_HOST),
-            file.host,
-            from_config(),
-            DEFAULT_HOST.to_owned(),
         ),
         top: pick(
             flags.top,
@@ -465,6 +595,7 @@ mod tests {
             top: Some(7),
             num_ctx: Some(1024),
             prompts: Some("fp".into()),
+            ..Flags::default()
         };
         let env = env_of(&[
             (ENV_MODEL, "e"),
@@ -542,4 +673,33 @@ mod tests {
         assert_eq!(l.file.unwrap().top, Some(5));
         assert_eq!(l.path, Some((present, PathOrigin::Env)));
     }
+}
+
+/// The servers part of the model client's configuration ([`crate::llm::LlmConfig`]): the hosts,
+/// their API, the requests each takes at once, and the API key read from the variable
+/// `api_key_env` names.
+///
+/// Errors: `api_key_env` names a variable that is not set ([`ConfigError::BadEnv`]).
+pub fn servers(
+    resolved: &Resolved,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::llm::LlmConfig, ConfigError> {
+    let api_key = match &resolved.api_key_env.value {
+        None => None,
+        Some(var) => Some(env(var).ok_or_else(|| ConfigError::MissingKey {
+            var: var.clone(),
+            origin: resolved.api_key_env.origin.to_string(),
+        })?),
+    };
+    Ok(crate::llm::LlmConfig {
+        host: resolved.host.value.clone(),
+        more_hosts: resolved.more_hosts.clone(),
+        api: resolved.api.value.as_deref().map(|a| match a {
+            "openai" => crate::llm::Api::OpenAi,
+            _ => crate::llm::Api::Ollama,
+        }),
+        api_key,
+        parallel: resolved.parallel.value,
+        ..crate::llm::LlmConfig::default()
+    })
 }

@@ -108,7 +108,7 @@ pub async fn run(
 ) -> Report {
     let mut report = Report::default();
     let resolved = settings(flags, env, &mut report);
-    check_server_and_model(&resolved, timeout, &mut report).await;
+    check_server_and_model(&resolved, env, timeout, &mut report).await;
     check_prompts(&resolved, &mut report);
     check_cache(&mut report);
     report.push(
@@ -204,13 +204,32 @@ fn path_origin(origin: &PathOrigin) -> String {
     }
 }
 
-async fn check_server_and_model(resolved: &Resolved, timeout: Duration, report: &mut Report) {
+async fn check_server_and_model(
+    resolved: &Resolved,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    timeout: Duration,
+    report: &mut Report,
+) {
     let model = &resolved.model;
     let host = &resolved.host;
+    let not_checked = |report: &mut Report, why: &str| {
+        report.push(
+            Status::Fail,
+            "model",
+            format!("{} ({}): not checked; {why}", model.value, model.origin),
+        );
+    };
+    let servers = match config::servers(resolved, env) {
+        Ok(s) => s,
+        Err(e) => {
+            report.push(Status::Fail, "server", e.to_string());
+            not_checked(report, "fix the server settings first");
+            return;
+        }
+    };
     let llm = match Llm::new(LlmConfig {
-        host: host.value.clone(),
         idle_timeout: Some(timeout),
-        ..LlmConfig::default()
+        ..servers
     }) {
         Ok(llm) => llm.with_retries(1, Duration::ZERO),
         Err(e) => {
@@ -219,39 +238,30 @@ async fn check_server_and_model(resolved: &Resolved, timeout: Duration, report: 
                 "server",
                 format!("{} ({}): {e}", host.value, host.origin),
             );
-            report.push(
-                Status::Fail,
-                "model",
-                format!(
-                    "{} ({}): not checked; fix the server address first",
-                    model.value, model.origin
-                ),
-            );
+            not_checked(report, "fix the server address first");
             return;
         }
     };
-    let base = llm.base_url().to_owned();
-    match llm.version().await {
-        Ok(v) => report.push(
-            Status::Ok,
-            "server",
-            format!("{base} ({}): reachable, Ollama {v}", host.origin),
-        ),
-        Err(e) => {
-            report.push(
-                Status::Fail,
+    for (i, (base, api)) in llm.hosts().into_iter().enumerate() {
+        let api = match api {
+            crate::llm::Api::Ollama => "Ollama API",
+            crate::llm::Api::OpenAi => "OpenAI-compatible API",
+        };
+        match llm.version_of(i).await {
+            Ok(v) => report.push(
+                Status::Ok,
                 "server",
-                format!("{base} ({}): {}", host.origin, server_advice(&e)),
-            );
-            report.push(
-                Status::Fail,
-                "model",
-                format!(
-                    "{} ({}): not checked; make the server reachable first",
-                    model.value, model.origin
-                ),
-            );
-            return;
+                format!("{base} ({}, {api}): reachable, {v}", host.origin),
+            ),
+            Err(e) => {
+                report.push(
+                    Status::Fail,
+                    "server",
+                    format!("{base} ({}, {api}): {}", host.origin, server_advice(&e)),
+                );
+                not_checked(report, "make the server reachable first");
+                return;
+            }
         }
     }
     let context = match llm.model_context_length(&model.value).await {

@@ -1,6 +1,7 @@
 //! The stages wired together for one document: split → extract (map) → rank (reduce) →
 //! [`Summary`]. Never prints: progress goes through a [`Progress`] the caller supplies.
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::exit::Exit;
@@ -142,12 +143,16 @@ pub enum PipelineError {
     },
     /// Nothing is left to print: the model's answers were empty, or every candidate was dropped
     /// as off-text (an echo of the prompt, a restatement of the title or of a bare heading).
-    #[error("no takeaways left from {chunks} chunks ({candidates} candidates reached ranking): every answer of the model was empty or dropped by the checks against echoes of the prompt, restated titles and bare headings; a larger --model usually helps")]
+    #[error("no takeaways left from {chunks} chunks: the model gave {candidates} candidates and the checks dropped them all ({rules}); run with --explain to see them; a larger --model usually helps")]
     NoTakeaways {
         /// Chunks processed.
         chunks: usize,
         /// Candidates that came out of the map step.
         candidates: usize,
+        /// What dropped them, rule by rule (`3 echo, 1 title`).
+        rules: String,
+        /// The dropped candidates (for `--explain`).
+        dropped: Vec<Dropped>,
     },
 }
 
@@ -326,16 +331,44 @@ pub async fn summarize(
     let mut map = MapResult::default();
     let mut missing = Vec::new();
     progress.start(chunks.len());
-    for chunk in &chunks {
-        let label = chunk.section_labels().join("; ");
-        progress.chunk_started(chunk.index, &label);
-        let result = extract_with_resplit(
-            llm, prompts, &call, ctx, doc.format, chunk, &mut map, &mut stats,
-        )
-        .await;
-        progress.chunk_done(chunk.index);
+    // Chunks go to the model as many at a time as the servers take (`--parallel`, `URL#N`);
+    // `buffered` hands the results back in chunk order, so the summary is the same whatever
+    // that number is.
+    let call_ref = &call;
+    let mut results = futures::stream::iter(&chunks)
+        .map(|chunk| async move {
+            let label = chunk.section_labels().join("; ");
+            progress.chunk_started(chunk.index, &label);
+            let mut part = MapResult::default();
+            let mut part_stats = Stats::default();
+            let result = extract_with_resplit(
+                llm,
+                prompts,
+                call_ref,
+                ctx,
+                doc.format,
+                chunk,
+                &mut part,
+                &mut part_stats,
+            )
+            .await;
+            progress.chunk_done(chunk.index);
+            (label, result, part, part_stats)
+        })
+        .buffered(llm.capacity());
+    while let Some((label, result, part, part_stats)) = results.next().await {
+        add_counts(&mut stats, &part_stats);
         match result {
-            Ok(()) => {}
+            Ok(()) => {
+                let first = map.candidates.len();
+                map.candidates
+                    .extend(part.candidates.into_iter().enumerate().map(|(i, mut c)| {
+                        // Numbered in document order, the ranking's tie-breaker.
+                        c.ordinal = first + i;
+                        c
+                    }));
+                map.dropped.extend(part.dropped);
+            }
             Err(error) if settings.keep_going => missing.push(MissingSection {
                 section: label,
                 error: error.to_string(),
@@ -348,6 +381,7 @@ pub async fn summarize(
             }
         }
     }
+    drop(results);
     let MapResult {
         candidates,
         mut dropped,
@@ -365,6 +399,8 @@ pub async fn summarize(
         return Err(PipelineError::NoTakeaways {
             chunks: stats.chunks,
             candidates: stats.candidates,
+            rules: drop_summary(&stats.dropped),
+            dropped,
         });
     }
     let mut notes = Vec::new();
@@ -424,6 +460,20 @@ pub fn drop_summary(d: &crate::types::DropCounts) -> String {
 struct MapResult {
     candidates: Vec<Candidate>,
     dropped: Vec<Dropped>,
+}
+
+/// Adds the counts of one chunk's run to the document's.
+fn add_counts(stats: &mut Stats, part: &Stats) {
+    stats.chunks += part.chunks;
+    stats.model_calls += part.model_calls;
+    stats.cache_hits += part.cache_hits;
+    stats.retries += part.retries;
+    stats.requests += part.requests;
+    stats.repaired += part.repaired;
+    stats.network_retries += part.network_retries;
+    stats.prompt_eval_count += part.prompt_eval_count;
+    stats.eval_count += part.eval_count;
+    stats.model_seconds += part.model_seconds;
 }
 
 fn add_stats(stats: &mut Stats, replies: &[Reply]) {

@@ -132,10 +132,14 @@ pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
         // A heading that is a statement of its own ("Golden paths beat mandates") restated is
         // the author's takeaway (models restate such headings even when told not to); a topic
         // ("Observability", "The keynote") restated is not, even with a sentence under it.
-        let topic =
-            content_tokens(heading).len() < 3 || is_summary_section(std::slice::from_ref(heading));
+        let words = content_tokens(heading);
+        let topic = words.len() < 3 || is_summary_section(std::slice::from_ref(heading));
+        // Restates: (nearly) every word of the headline is the heading's; "Treat golden paths
+        // as products" under "Golden paths" says more than its heading.
+        let h = content_tokens(&c.headline);
+        let restates = !h.is_empty() && h.intersection(&words).count() * 5 >= h.len() * 4;
         topic
-            && same_takeaway(heading, &c.headline)
+            && restates
             && !emphasis
                 .highlights
                 .iter()

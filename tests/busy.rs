@@ -59,8 +59,9 @@ impl Respond for Busy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_requests() {
+/// A stub Ollama: `/api/show`, `/api/tags`, and a `/api/chat` that takes `limit` requests at
+/// once ([`Busy`]). Returns the server and its busy and peak counters.
+async fn busy_server(limit: usize) -> (MockServer, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/show"))
@@ -74,27 +75,26 @@ async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_req
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"models": []})))
         .mount(&server)
         .await;
-    let (in_flight, busy, peak) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
+    let (busy, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     Mock::given(method("POST"))
         .and(path("/api/chat"))
         .respond_with(Busy {
-            limit: 2,
+            limit,
             delay: Duration::from_millis(300),
-            in_flight: Arc::clone(&in_flight),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             busy: Arc::clone(&busy),
             peak: Arc::clone(&peak),
         })
         .mount(&server)
         .await;
+    (server, busy, peak)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("reports");
+/// `n` small reports in `dir/reports`.
+fn reports(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let input = dir.join("reports");
     std::fs::create_dir(&input).unwrap();
-    for i in 0..10 {
+    for i in 0..n {
         std::fs::write(
             input.join(format!("report-{i:02}.md")),
             format!(
@@ -104,6 +104,14 @@ async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_req
         )
         .unwrap();
     }
+    input
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_requests() {
+    let (server, busy, peak) = busy_server(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = reports(dir.path(), 10);
     let out = dir.path().join("out");
     let uri = server.uri();
     let result = tokio::task::spawn_blocking(move || {
@@ -112,7 +120,18 @@ async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_req
             .arg(&input)
             .arg("-o")
             .arg(&out)
-            .args(["--jobs", "8", "--model", "tiny:1b", "--no-cache", "--quiet"])
+            // Told the server takes 8 at once, where it takes 2: the busy answers must be
+            // retried until every report is done.
+            .args([
+                "--jobs",
+                "8",
+                "--parallel",
+                "8",
+                "--model",
+                "tiny:1b",
+                "--no-cache",
+                "--quiet",
+            ])
             .args(["--host", &uri])
             .timeout(Duration::from_secs(120))
             .output()
@@ -135,4 +154,45 @@ async fn batch_finishes_every_report_against_a_server_that_is_busy_above_two_req
         "the test must make the server busy at least once"
     );
     assert!(peak.load(Ordering::SeqCst) <= 2);
+}
+
+/// Told the truth (`--parallel 2`), the pool never sends the server more than it takes: no busy
+/// answer at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pool_limit_keeps_a_server_from_being_busy() {
+    let (server, busy, peak) = busy_server(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = reports(dir.path(), 6);
+    let out = dir.path().join("out");
+    let uri = server.uri();
+    let result = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .arg("batch")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args([
+                "--jobs",
+                "8",
+                "--parallel",
+                "2",
+                "--model",
+                "tiny:1b",
+                "--no-cache",
+                "-q",
+            ])
+            .args(["--host", &uri])
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(busy.load(Ordering::SeqCst), 0);
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "both slots were used");
 }

@@ -190,7 +190,7 @@ async fn second_identical_run_makes_no_model_call() {
     assert_eq!(first_json["stats"]["model_calls"], 1);
     assert_eq!(first_json["stats"]["cache_hits"], 0);
     assert!(
-        stderr(&first).contains("1 model calls, 0 cache hits"),
+        stderr(&first).contains("1 model calls (1 requests to the server), 0 cache hits"),
         "{}",
         stderr(&first)
     );
@@ -206,7 +206,7 @@ async fn second_identical_run_makes_no_model_call() {
         "the model did no work"
     );
     assert!(
-        stderr(&second).contains("0 model calls, 1 cache hits"),
+        stderr(&second).contains("0 model calls (0 requests to the server), 1 cache hits"),
         "{}",
         stderr(&second)
     );
@@ -362,7 +362,7 @@ async fn doctor_with_a_working_server() {
     assert!(!text.contains("FAIL"), "{text}");
     let server_line = doctor_line(&text, "server");
     assert!(server_line.starts_with("ok"), "{server_line}");
-    assert!(server_line.contains(&format!("{}/ (from --host)", server.uri())));
+    assert!(server_line.contains(&format!("{}/ (from --host, Ollama API)", server.uri())));
     assert!(server_line.contains("Ollama 0.12.10"), "{server_line}");
     let model = doctor_line(&text, "model");
     assert!(
@@ -470,7 +470,7 @@ async fn doctor_shows_where_each_value_came_from() {
     assert!(doctor_line(&text, "config").contains(&format!("{cfg} (from $TAKEAWAYS_CONFIG): read")));
     // env beats the config file's host; the config file gives the model, top and prompts
     assert!(
-        doctor_line(&text, "server").contains("(from $OLLAMA_HOST)"),
+        doctor_line(&text, "server").contains("(from $OLLAMA_HOST, Ollama API)"),
         "{text}"
     );
     assert!(

@@ -62,6 +62,11 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
     let Some(result) = outcome else {
         return Err(interrupted(&progress, &llm, args.output.as_deref()));
     };
+    if let (true, Err(pipeline::PipelineError::NoTakeaways { dropped, .. })) =
+        (args.explain, &result)
+    {
+        eprint!("{}", explain_lines(dropped));
+    }
     let mut summary =
         result.map_err(|e| Failure::new(e.exit(), format!("{}: {e}", args.path.display())))?;
     // One document, one client: the client's counts are exact, and include the retries of
@@ -72,11 +77,18 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
     if args.explain {
         eprint!("{}", explain_lines(&summary.dropped));
     }
+    for notice in llm.notices() {
+        eprintln!("takeaways: note: {notice}");
+    }
     if args.stats {
         eprintln!(
             "{}",
             stats_line(&summary.stats, started.elapsed().as_secs_f64())
         );
+        let hosts = llm.host_stats();
+        if hosts.len() > 1 {
+            eprint!("{}", host_lines(&hosts));
+        }
     }
     let text = render::render(&summary, args.opts.format);
     match &args.output {
@@ -119,6 +131,29 @@ pub fn stats_line(s: &Stats, wall_seconds: f64) -> String {
         s.hidden.invisible_chars,
         s.hidden.hidden_elements
     )
+}
+
+/// One `--stats` line per server of a pool: what it was sent and what it did.
+pub fn host_lines(hosts: &[crate::llm::HostStats]) -> String {
+    let mut out = String::new();
+    for h in hosts {
+        out.push_str(&format!(
+            "host {} ({}, {} at once): {} calls, {} requests, {} busy, {} failed, at most {} in flight; prompt_eval_count {}, eval_count {}; model time {:.1}s{}\n",
+            h.url,
+            h.api,
+            h.parallel,
+            h.calls,
+            h.requests,
+            h.busy,
+            h.failures,
+            h.peak_in_flight,
+            h.prompt_eval_count,
+            h.eval_count,
+            h.model_seconds,
+            if h.down { "; taken out (stopped answering)" } else { "" }
+        ));
+    }
+    out
 }
 
 /// The `--explain` lines: one per dropped candidate, `dropped (RULE) [SECTION]: HEADLINE`.
@@ -176,10 +211,9 @@ fn interrupted(progress: &BarProgress, llm: &Llm, output: Option<&Path>) -> Fail
 pub(super) async fn doctor(args: DoctorArgs) -> Result<(), Failure> {
     let flags = config::Flags {
         model: args.model,
-        host: args.host,
-        top: None,
         num_ctx: args.num_ctx,
         prompts: args.prompts,
+        ..args.server.flags()
     };
     let report = crate::doctor::run(
         &flags,
@@ -442,6 +476,13 @@ pub async fn batch(args: BatchArgs) -> Result<(), Failure> {
             report.digest.display(),
             started.elapsed().as_secs_f64()
         );
+        let hosts = llm.host_stats();
+        if hosts.len() > 1 {
+            eprint!("{}", host_lines(&hosts));
+        }
+    }
+    for notice in llm.notices() {
+        eprintln!("takeaways: note: {notice}");
     }
     if report.failures.is_empty() {
         return Ok(());

@@ -114,10 +114,9 @@ pub struct DoctorArgs {
     /// llama3.2:3b.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
-    /// Server to check. Default: $OLLAMA_HOST, else `host` in the config file, else
-    /// http://127.0.0.1:11434.
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArgs,
     /// num_ctx to check against the model. Default: $TAKEAWAYS_NUM_CTX, else `num_ctx` in the
     /// config file, else the model's own, capped at 8192.
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(512..=1_048_576))]
@@ -129,6 +128,51 @@ pub struct DoctorArgs {
     /// Seconds to wait for each answer of the server.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+/// Where the model runs: the servers, their API, how many requests each takes. Shared by
+/// `summarize`, `batch` and `doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The model server: Ollama (`host:port`, `http://host:11434`) or an OpenAI-compatible one
+    /// (vLLM, SGLang, llama.cpp's llama-server, LiteLLM, a router: a URL ending in `/v1`).
+    /// Repeat it for a pool of servers; `URL#N` lets one take N requests at once. Default:
+    /// $OLLAMA_HOST, else `host` in the config file, else http://127.0.0.1:11434.
+    #[arg(long, value_name = "URL[#N]")]
+    pub host: Vec<String>,
+
+    /// The API of every --host: `ollama` (its native /api/chat) or `openai` (chat
+    /// completions). Default: `api` in the config file, else inferred from each URL (a path
+    /// ending in /v1 is OpenAI-compatible, no path is Ollama).
+    #[arg(long, value_name = "API", value_parser = ["ollama", "openai"])]
+    pub api: Option<String>,
+
+    /// The environment variable that holds the API key of OpenAI-compatible servers (sent as
+    /// `Authorization: Bearer`, never printed, cached or recorded). Default: `api_key_env` in
+    /// the config file, else no key.
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+
+    /// Requests each server takes at once, unless its --host says `#N`. Chunks of a writeup
+    /// (and writeups of a batch) are sent this many at a time per server; the summary is the
+    /// same whatever the number. Ollama serves OLLAMA_NUM_PARALLEL requests at once (default
+    /// 1): raise both together. Default: `parallel` in the config file, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub parallel: Option<usize>,
+}
+
+impl ServerArgs {
+    /// These flags as [`config::Flags`] fields (the rest left empty).
+    pub fn flags(&self) -> config::Flags {
+        config::Flags {
+            host: self.host.first().cloned(),
+            more_hosts: self.host.iter().skip(1).cloned().collect(),
+            api: self.api.clone(),
+            api_key_env: self.api_key_env.clone(),
+            parallel: self.parallel,
+            ..config::Flags::default()
+        }
+    }
 }
 
 /// Options of `takeaways cache`.
@@ -223,10 +267,9 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 
-    /// Ollama server: URL or host:port. Default: $OLLAMA_HOST, else `host` in the config file,
-    /// else http://127.0.0.1:11434.
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArgs,
 
     /// How many takeaways to print (1-100). Default: $TAKEAWAYS_TOP, else `top` in the config
     /// file, else 10.
@@ -330,10 +373,10 @@ impl PipelineArgs {
     pub fn flags(&self) -> config::Flags {
         config::Flags {
             model: self.model.clone(),
-            host: self.host.clone(),
             top: self.top,
             num_ctx: self.num_ctx,
             prompts: self.prompts.clone(),
+            ..self.server.flags()
         }
     }
 
@@ -376,12 +419,13 @@ impl PipelineArgs {
         } else {
             cache::default_dir().map(|(dir, _)| dir)
         };
+        let servers = config::servers(resolved, &config::process_env).map_err(Failure::failed)?;
         Llm::new(LlmConfig {
-            host: resolved.host.value.clone(),
             record: self.record.clone(),
             replay: self.replay.clone(),
             idle_timeout: Some(Duration::from_secs(self.timeout)),
             cache,
+            ..servers
         })
         .map(|llm| llm.with_retry_budget(Duration::from_secs(self.retry_for)))
         .map_err(|e| Failure::new(e.exit(), e))

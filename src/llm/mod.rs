@@ -34,11 +34,13 @@
 //! - `show-<model>.json` = `{"context_length": N | null}` for [`Llm::model_context_length`], the
 //!   model name with characters other than ASCII letters, digits, `.`, `_`, `-` turned into `_`.
 
+mod dispatch;
 mod error;
 mod host;
 mod ndjson;
 mod ollama;
 pub mod openai;
+pub mod pool;
 mod record;
 pub mod retry;
 mod truncation;
@@ -48,6 +50,8 @@ pub use error::LlmError;
 pub use host::{normalize_host, DEFAULT_HOST, DEFAULT_PORT};
 #[doc(hidden)]
 pub use ndjson::read_ndjson;
+pub use openai::Api;
+pub use pool::{api_of, HostSpec, HostStats};
 pub use truncation::{HALF_WINDOW_SLACK, TRUNCATION_RATIO};
 pub use wire::{chat_body, request_key};
 
@@ -56,8 +60,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
-
-use reqwest::Method;
 
 use crate::cache::{self, Cache, Lookup};
 use error::causes;
@@ -151,9 +153,19 @@ pub struct ChatResponse {
 /// Where answers come from and where they go.
 #[derive(Debug, Clone, Default)]
 pub struct LlmConfig {
-    /// Ollama base URL as given (`--host`, `OLLAMA_HOST`, or the default); normalised by
-    /// [`normalize_host`].
+    /// The server as given (`--host`, `OLLAMA_HOST`, or the default): `URL` or `URL#N`
+    /// ([`HostSpec`]); normalised by [`normalize_host`].
     pub host: String,
+    /// More servers for the pool ([`pool`]): `--host` given more than once, or `host = [...]`
+    /// in the config file; each `URL` or `URL#N`.
+    pub more_hosts: Vec<String>,
+    /// The API every host speaks (`--api`); `None`: inferred from each URL ([`api_of`]).
+    pub api: Option<Api>,
+    /// The API key for OpenAI-compatible servers (`--api-key-env NAME` names the variable that
+    /// holds it). Sent as `Authorization: Bearer`; never printed, cached or recorded.
+    pub api_key: Option<String>,
+    /// Requests in flight per host without `#N` (`--parallel`); 0 means 1.
+    pub parallel: usize,
     /// Save every exchange into this directory (`--record DIR`).
     pub record: Option<PathBuf>,
     /// Answer only from recordings in this directory (`--replay DIR`); no network.
@@ -271,11 +283,14 @@ pub struct Reply {
 ///
 /// Shared by `&` across tasks (it is `Send + Sync`); counters are atomics. One reqwest client
 /// (connection pool) serves every call.
-#[derive(Debug)]
 pub struct Llm {
-    base: String,
+    pool: pool::Pool,
     client: reqwest::Client,
-    ollama: ollama_rs::Ollama,
+    /// ollama-rs clients for `/api/pull`, one per host (`None` for OpenAI hosts).
+    ollamas: Vec<Option<ollama_rs::Ollama>>,
+    api_key: Option<String>,
+    /// Things said once on stderr by the caller ([`Llm::notices`]), e.g. a schema fallback.
+    notices: Mutex<Vec<String>>,
     record: Option<PathBuf>,
     replay: Option<PathBuf>,
     idle: Duration,
@@ -286,35 +301,65 @@ pub struct Llm {
     digests: Mutex<HashMap<String, Option<String>>>,
 }
 
+impl std::fmt::Debug for Llm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not derived: the API key must never reach a Debug print.
+        f.debug_struct("Llm")
+            .field("hosts", &self.pool.hosts)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("record", &self.record)
+            .field("replay", &self.replay)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Llm {
-    /// A client for `cfg.host` (normalised by [`normalize_host`]).
+    /// A client for `cfg.host` and `cfg.more_hosts` (each normalised by [`normalize_host`]).
     ///
-    /// Errors: a host that is not a valid `http://` URL → [`LlmError::BadHost`] (https needs
-    /// TLS, which this build leaves out: local servers only); `cfg.replay` not a directory, or
-    /// `cfg.record` not creatable → [`LlmError::Recording`]. Nothing is sent to the server.
-    /// With both `replay` and `record` set, replay wins and nothing is written.
+    /// Errors: a host that is not a valid `http://` URL, a bad `#N`, or a URL whose API cannot
+    /// be told without `--api` → [`LlmError::BadHost`] (https needs TLS, which this build leaves
+    /// out: local servers only); `cfg.replay` not a directory, or `cfg.record` not creatable →
+    /// [`LlmError::Recording`]. Nothing is sent to the server. With both `replay` and `record`
+    /// set, replay wins and nothing is written.
     pub fn new(cfg: LlmConfig) -> Result<Llm, LlmError> {
-        let base = normalize_host(&cfg.host);
-        let bad_url = |detail: String| LlmError::BadHost {
-            host: base.clone(),
-            detail,
-        };
-        let url =
-            reqwest::Url::parse(&base).map_err(|e| bad_url(format!("not a valid URL ({e})")))?;
-        if url.scheme() != "http" {
-            return Err(bad_url(format!(
-                "scheme {}:// is not supported (plain http only; this build has no TLS)",
-                url.scheme()
-            )));
-        }
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
-            .map_err(|e| bad_url(format!("cannot set up the HTTP client: {}", causes(&e))))?;
-        let ollama = ollama_rs::Ollama::builder()
-            .url(url)
-            .reqwest_client(client.clone())
-            .build();
+            .map_err(|e| LlmError::BadHost {
+                host: cfg.host.clone(),
+                detail: format!("cannot set up the HTTP client: {}", causes(&e)),
+            })?;
+        let mut hosts = Vec::new();
+        let mut ollamas = Vec::new();
+        for given in std::iter::once(&cfg.host).chain(&cfg.more_hosts) {
+            let bad = |detail: String| LlmError::BadHost {
+                host: given.clone(),
+                detail,
+            };
+            let spec = HostSpec::parse(given).map_err(bad)?;
+            let api = api_of(&spec.url, cfg.api).map_err(bad)?;
+            let base = normalize_host(&spec.url);
+            let bad_url = |detail: String| LlmError::BadHost {
+                host: base.clone(),
+                detail,
+            };
+            let url = reqwest::Url::parse(&base)
+                .map_err(|e| bad_url(format!("not a valid URL ({e})")))?;
+            if url.scheme() != "http" {
+                return Err(bad_url(format!(
+                    "scheme {}:// is not supported (plain http only; this build has no TLS)",
+                    url.scheme()
+                )));
+            }
+            ollamas.push((api == Api::Ollama).then(|| {
+                ollama_rs::Ollama::builder()
+                    .url(url)
+                    .reqwest_client(client.clone())
+                    .build()
+            }));
+            hosts.push((spec, api));
+        }
+        let pool = pool::Pool::new(hosts, cfg.parallel.max(1));
         if let Some(dir) = &cfg.replay {
             if !dir.is_dir() {
                 return Err(LlmError::Recording {
@@ -329,9 +374,11 @@ impl Llm {
             })?;
         }
         Ok(Llm {
-            base,
+            pool,
             client,
-            ollama,
+            ollamas,
+            api_key: cfg.api_key,
+            notices: Mutex::new(Vec::new()),
             record: cfg.record,
             replay: cfg.replay,
             idle: cfg.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
@@ -362,9 +409,36 @@ impl Llm {
         self
     }
 
-    /// The normalised server URL, ending with `/` (e.g. `http://127.0.0.1:11434/`).
+    /// The normalised URL of the first server, ending with `/` (e.g. `http://127.0.0.1:11434/`).
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.pool.hosts[0].base
+    }
+
+    /// The most requests this client sends at once: the sum of its hosts' limits. Chunks of one
+    /// writeup are sent this many at a time.
+    pub fn capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// What each server of the pool did so far, in `--host` order.
+    pub fn host_stats(&self) -> Vec<HostStats> {
+        self.pool.stats()
+    }
+
+    /// Things worth saying once on stderr that came up during the calls (e.g. "the server does
+    /// not take json_schema; json_object was sent instead"). The library never prints.
+    pub fn notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn notice(&self, text: String) {
+        self.notices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(text);
     }
 
     /// Totals so far over all calls of this client.
@@ -468,17 +542,7 @@ impl Llm {
                 slot = Some((ckey, digest));
             }
         }
-        let url = format!("{}api/chat", self.base);
-        let (resp, retries) = self
-            .send(
-                Method::POST,
-                &url,
-                Some(&body),
-                &req.model,
-                Some(req.options.num_ctx),
-            )
-            .await?;
-        let answer = self.read_answer(resp, &url).await?;
+        let (answer, retries) = self.chat_live(req, &body).await?;
         self.counters.add(&answer);
         check_truncation(req, &answer)?;
         if let Some(dir) = &self.record {

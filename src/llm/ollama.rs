@@ -10,37 +10,89 @@ use serde_json::Value;
 
 use super::error::{causes, error_text, mentions_context};
 use super::retry::{self, Retry};
-use super::{ndjson, record, ChatResponse, Llm, LlmError, PullProgress};
+use super::{ndjson, openai, record, Api, ChatResponse, Llm, LlmError, PullProgress};
 
 impl Llm {
-    /// The digest of `model` as `GET /api/tags` lists it (the name as given, or with `:latest`
-    /// added when it has no tag); `Ok(None)` when the model is not listed or has no digest.
+    /// The digest of `model`, for the answer cache key, from the first server: Ollama's
+    /// `GET /api/tags` (the name as given, or with `:latest` added when it has no tag); for an
+    /// OpenAI-compatible server, which has no digest, `openai:<model>` when `/models` lists it
+    /// (a model redeployed under the same name there keeps its cached answers: `takeaways
+    /// cache clear` after changing it). `Ok(None)` when the model is not listed or has no
+    /// digest. A pool is taken to serve one model everywhere: the cache key is the first
+    /// server's, so no chunk is computed twice whichever host answers.
     ///
     /// Errors: as [`Llm::chat`] for the connection and the status. Replay: `Ok(None)`.
     pub async fn model_digest(&self, model: &str) -> Result<Option<String>, LlmError> {
         if self.replay.is_some() {
             return Ok(None);
         }
-        let tags = self.get_json("api/tags", model).await?;
-        Ok(digest_in_tags(&tags, model))
+        let host = &self.pool.hosts[0];
+        match host.api {
+            Api::Ollama => {
+                let tags = self.get_json(&host.base, "api/tags", model).await?;
+                Ok(digest_in_tags(&tags, model))
+            }
+            Api::OpenAi => Ok(self
+                .openai_models(&host.base)
+                .await?
+                .iter()
+                .any(|m| same_model(m, model))
+                .then(|| format!("openai:{model}"))),
+        }
     }
 
-    /// The server's version (`GET /api/version` → `version`).
+    /// The first server's version: Ollama's `GET /api/version` → `version`; for an
+    /// OpenAI-compatible server, `OpenAI-compatible, N models` from `/models`.
     ///
     /// Errors: as [`Llm::chat`]; an answer without a `version` string → [`LlmError::Stream`].
     pub async fn version(&self) -> Result<String, LlmError> {
-        let url = format!("{}api/version", self.base);
-        let v = self.get_json("api/version", "").await?;
-        v.get("version")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| LlmError::Stream(format!("no version in the answer of {url}: {v}")))
+        self.version_of(0).await
     }
 
-    async fn get_json(&self, path: &str, model: &str) -> Result<Value, LlmError> {
-        let url = format!("{}{path}", self.base);
+    /// [`Llm::version`] of host `index` of the pool (in `--host` order).
+    pub async fn version_of(&self, index: usize) -> Result<String, LlmError> {
+        let host = &self.pool.hosts[index];
+        match host.api {
+            Api::Ollama => {
+                let url = format!("{}api/version", host.base);
+                let v = self.get_json(&host.base, "api/version", "").await?;
+                v.get("version")
+                    .and_then(Value::as_str)
+                    .map(|v| format!("Ollama {v}"))
+                    .ok_or_else(|| {
+                        LlmError::Stream(format!("no version in the answer of {url}: {v}"))
+                    })
+            }
+            Api::OpenAi => {
+                let models = self.openai_models(&host.base).await?;
+                Ok(format!(
+                    "OpenAI-compatible, {} model{} ({})",
+                    models.len(),
+                    if models.len() == 1 { "" } else { "s" },
+                    crate::text::shorten(&models.join(", "), 120)
+                ))
+            }
+        }
+    }
+
+    /// The base URL and API of every host, in `--host` order.
+    pub fn hosts(&self) -> Vec<(String, Api)> {
+        self.pool
+            .hosts
+            .iter()
+            .map(|h| (h.base.clone(), h.api))
+            .collect()
+    }
+
+    async fn get_json(&self, base: &str, path: &str, model: &str) -> Result<Value, LlmError> {
+        let url = format!("{base}{path}");
         let (resp, _) = self.send(Method::GET, &url, None, model, None).await?;
         self.read_json(&url, resp).await
+    }
+
+    /// The model ids an OpenAI-compatible server lists (`GET {base}models`).
+    async fn openai_models(&self, base: &str) -> Result<Vec<String>, LlmError> {
+        openai::list_models(&self.client, base, self.api_key.as_deref(), self.idle).await
     }
 
     /// Reads a whole (non-streamed) JSON answer under the idle timeout and parses it as `T`.
@@ -60,9 +112,11 @@ impl Llm {
             .map_err(|e| LlmError::Stream(format!("unreadable answer from {url}: {e}")))
     }
 
-    /// The model's maximum context in tokens: `/api/show` → `model_info["<arch>.context_length"]`
-    /// with `<arch>` = `model_info["general.architecture"]` (docs/ARCHITECTURE.md, Ollama fact 4). `Ok(None)` when
-    /// either is absent (or not a number).
+    /// The model's maximum context in tokens, the smallest over the pool's servers that say:
+    /// Ollama's `/api/show` → `model_info["<arch>.context_length"]` with `<arch>` =
+    /// `model_info["general.architecture"]` (docs/ARCHITECTURE.md, Ollama fact 4); an
+    /// OpenAI-compatible server's `/models` entry `max_model_len` (vLLM) when it has one.
+    /// `Ok(None)` when no server says.
     ///
     /// Errors: 404 → [`LlmError::ModelNotFound`]; otherwise as [`Llm::chat`]. Replay: answered
     /// from `show-<model>.json` in the recording directory ([`LlmError::NotRecorded`] when
@@ -71,30 +125,84 @@ impl Llm {
         if let Some(dir) = &self.replay {
             return record::read_show(dir, model);
         }
-        let url = format!("{}api/show", self.base);
-        let resp = self
-            .post(&url, &serde_json::json!({ "model": model }), model, None)
-            .await?;
-        let info: ollama_rs::models::ModelInfo = self.read_json(&url, resp).await?;
-        let context_length = context_length_of(&info.model_info);
-        if let Some(dir) = &self.record {
-            record::write_show(dir, model, context_length)?;
+        let mut least: Option<u32> = None;
+        for host in &self.pool.hosts {
+            let n = match host.api {
+                Api::Ollama => {
+                    let url = format!("{}api/show", host.base);
+                    let resp = self
+                        .post(&url, &serde_json::json!({ "model": model }), model, None)
+                        .await?;
+                    let info: ollama_rs::models::ModelInfo = self.read_json(&url, resp).await?;
+                    context_length_of(&info.model_info)
+                }
+                Api::OpenAi => {
+                    self.check_openai_model(&host.base, model).await?;
+                    let v = self.get_json(&host.base, "models", model).await.ok();
+                    v.as_ref()
+                        .and_then(|v| v.get("data")?.as_array().cloned())
+                        .and_then(|d| {
+                            d.iter()
+                                .find(|m| {
+                                    m.get("id")
+                                        .and_then(Value::as_str)
+                                        .is_some_and(|id| same_model(id, model))
+                                })
+                                .and_then(|m| m.get("max_model_len")?.as_u64())
+                        })
+                        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                }
+            };
+            if let Some(n) = n {
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
         }
-        Ok(context_length)
+        if let Some(dir) = &self.record {
+            record::write_show(dir, model, least)?;
+        }
+        Ok(least)
     }
 
-    /// Cheap check that `model` exists on the server (POST `/api/show`).
+    /// True when every server is OpenAI-compatible: such servers refuse an over-long prompt
+    /// (HTTP 400) instead of cutting it silently as Ollama does, so a guessed context size costs
+    /// at most a re-split, never a wrong summary.
+    pub fn refuses_overlong_prompts(&self) -> bool {
+        self.pool.hosts.iter().all(|h| h.api == Api::OpenAi)
+    }
+
+    /// Cheap check that `model` exists on every server (Ollama: POST `/api/show`;
+    /// OpenAI-compatible: `/models` lists it).
     ///
-    /// Errors: [`LlmError::ModelNotFound`], [`LlmError::Unreachable`], or as [`Llm::chat`].
-    /// Replay: always `Ok(())` (no server is needed).
+    /// Errors: [`LlmError::ModelNotFound`] naming the first server without it,
+    /// [`LlmError::Unreachable`], or as [`Llm::chat`]. Replay: always `Ok(())` (no server is
+    /// needed).
     pub async fn check_model(&self, model: &str) -> Result<(), LlmError> {
         if self.replay.is_some() {
             return Ok(());
         }
-        let url = format!("{}api/show", self.base);
-        self.post(&url, &serde_json::json!({ "model": model }), model, None)
-            .await
-            .map(drop)
+        for host in &self.pool.hosts {
+            match host.api {
+                Api::Ollama => {
+                    let url = format!("{}api/show", host.base);
+                    self.post(&url, &serde_json::json!({ "model": model }), model, None)
+                        .await?;
+                }
+                Api::OpenAi => self.check_openai_model(&host.base, model).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_openai_model(&self, base: &str, model: &str) -> Result<(), LlmError> {
+        let models = self.openai_models(base).await?;
+        if models.iter().any(|m| same_model(m, model)) {
+            Ok(())
+        } else {
+            Err(LlmError::ModelNotFound {
+                model: model.to_owned(),
+                url: base.to_owned(),
+            })
+        }
     }
 
     /// Downloads `model` (`ollama pull`), calling `progress` for every status line (sizes in
@@ -113,14 +221,28 @@ impl Llm {
         if self.replay.is_some() {
             return Ok(());
         }
-        let url = format!("{}api/pull", self.base);
-        let mut stream = tokio::time::timeout(
-            self.idle,
-            self.ollama.pull_model_stream(model.to_owned(), false),
-        )
-        .await
-        .map_err(|_| self.idle_error(&url))?
-        .map_err(|e| pull_error(e, &url, model))?;
+        for (host, ollama) in self.pool.hosts.iter().zip(&self.ollamas) {
+            if let Some(ollama) = ollama {
+                self.pull_on(&host.base, ollama, model, &mut progress)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn pull_on(
+        &self,
+        base: &str,
+        ollama: &ollama_rs::Ollama,
+        model: &str,
+        progress: &mut impl FnMut(PullProgress),
+    ) -> Result<(), LlmError> {
+        let url = format!("{base}api/pull");
+        let mut stream =
+            tokio::time::timeout(self.idle, ollama.pull_model_stream(model.to_owned(), false))
+                .await
+                .map_err(|_| self.idle_error(&url))?
+                .map_err(|e| pull_error(e, &url, model))?;
         let mut success = false;
         while let Some(item) = tokio::time::timeout(self.idle, stream.next())
             .await
@@ -198,7 +320,7 @@ impl Llm {
     }
 
     /// One attempt; the error comes with how it may be retried.
-    async fn send_once(
+    pub(super) async fn send_once(
         &self,
         method: Method,
         url: &str,
@@ -212,7 +334,7 @@ impl Llm {
         }
         let send = request.send();
         let resp = match tokio::time::timeout(self.idle, send).await {
-            Err(_) => return Err((self.idle_error(url), Retry::No)),
+            Err(_) => return Err((self.idle_error(url), Retry::Timeout)),
             Ok(Err(e)) if e.is_connect() || e.is_builder() => {
                 let detail = causes(&e);
                 return Err((
@@ -255,7 +377,9 @@ impl Llm {
         let err = match (status.as_u16(), num_ctx) {
             (404, _) if from_json && lower.contains("not found") => LlmError::ModelNotFound {
                 model: model.to_owned(),
-                url: self.base.clone(),
+                url: url
+                    .find("api/")
+                    .map_or_else(|| url.to_owned(), |i| url[..i].to_owned()),
             },
             (400, Some(num_ctx)) if mentions_context(&lower) => LlmError::ContextExceeded {
                 num_ctx,
@@ -303,7 +427,7 @@ impl Llm {
         reader.finish()
     }
 
-    fn idle_error(&self, url: &str) -> LlmError {
+    pub(super) fn idle_error(&self, url: &str) -> LlmError {
         LlmError::Stream(format!(
             "no data for {} s from {url}; the server is stuck or the model is still loading \
              (a longer idle timeout helps on a slow machine)",
@@ -360,4 +484,10 @@ fn pull_error(e: ollama_rs::error::OllamaError, url: &str, model: &str) -> LlmEr
         }
         other => LlmError::Stream(format!("pulling {model}: {other}")),
     }
+}
+
+/// Whether a server's model id names `model`: the same, or the same with `:latest` added to a
+/// name without a tag.
+fn same_model(id: &str, model: &str) -> bool {
+    id == model || (!model.contains(':') && id == format!("{model}:latest"))
 }

@@ -35,6 +35,9 @@ pub enum Retry {
     /// Until the time budget is spent: the server is busy (429, 502, 503, 504) or reset the
     /// connection; with the server's `Retry-After`, when it sent one.
     Busy(Option<Duration>),
+    /// Once, on another host when there is one: the server did not answer within the idle
+    /// timeout. Only once, because it may still be generating the first answer.
+    Timeout,
 }
 
 /// The retry policy of one client.
@@ -74,7 +77,7 @@ impl Policy {
             .min(MAX_RETRY_DELAY.max(self.first_delay));
         let jittered = ceiling.mul_f64(random.clamp(0.0, 1.0));
         match retry {
-            Retry::No => None,
+            Retry::No | Retry::Timeout => None,
             Retry::Limited => (attempt < self.max_attempts).then_some(jittered),
             Retry::Busy(after) => {
                 // Busy answers are retried for the whole budget, but never more often than a
