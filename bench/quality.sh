@@ -5,20 +5,25 @@
 #
 #   tool        `takeaways summarize FILE --format json` (the model below; the answer cache is used,
 #               so a rerun with the same model and prompts makes no model call)
+#   one call    baseline: the whole writeup in one /api/chat call with the same model, as fabric,
+#               llm and aichat do (../shared/tools/oneshot.py; num_ctx 8192)
 #   headings    baseline: the first N section headings (as `takeaways sections` finds them)
 #   first sent. baseline: the first sentence of each of the first N paragraphs of the file
 #
 # and prints one Markdown table: recall@N, mean best similarity and duplicate pairs per list.
 #
-#   bench/quality.sh                       # N=10, model smollm2:135m (the stand-in)
-#   MODEL=llama3.2:3b N=10 bench/quality.sh
+#   bench/quality.sh                       # N=10, model qwen2.5-coder:1.5b (the stand-in)
+#   MODEL=qwen2.5-coder:0.5b N=10 bench/quality.sh
+#   ONESHOT=0 bench/quality.sh             # without the one-call baseline (it costs a model call)
 #   EVAL_VENV=DIR bench/quality.sh         # where ../shared/eval/setup.sh installed the scorer
 #                                          # (default target/eval-venv; set up on first use)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 shared="${SHARED:-$root/../shared}"
-model="${MODEL:-smollm2:135m}"
+model="${MODEL:-qwen2.5-coder:1.5b}"
+oneshot="${ONESHOT:-1}"
+host="${OLLAMA_HOST:-http://127.0.0.1:11434}"
 n="${N:-10}"
 venv="${EVAL_VENV:-$root/target/eval-venv}"
 export TAKEAWAYS_CONFIG=/nonexistent/takeaways-config.toml
@@ -33,8 +38,8 @@ score() { # score SUMMARY REFERENCE → "recall mean_best duplicates items refer
     python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["recall"], r["mean_best"], r["duplicates"], r["items"], r["reference"])'
 }
 
-echo "| file | reference items | tool: recall@$n | mean best | duplicates | items | headings: recall@$n | mean best | duplicates | first sentences: recall@$n | mean best | duplicates |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| file | reference items | tool: recall@$n | mean best | duplicates | items | one call: recall@$n | mean best | duplicates | headings: recall@$n | mean best | duplicates | first sentences: recall@$n | mean best | duplicates |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for truth in "$shared"/corpus/truth/*.md; do
   stem="$(basename "$truth" .md)"
   file="$(find "$shared/corpus" -maxdepth 1 -type f -name "$stem.*" | head -1)"
@@ -46,6 +51,16 @@ for truth in "$shared"/corpus/truth/*.md; do
   else
     t_rec="failed: $(tail -1 "$work/err" | cut -c1-80)"
     t_best="-" t_dup="-" t_items=0
+  fi
+
+  o_rec="-" o_best="-" o_dup="-"
+  if [ "$oneshot" = 1 ]; then
+    one="$work/$stem.oneshot.md"
+    if python3 "$shared/tools/oneshot.py" "$file" --model "$model" --top "$n" --host "$host" >"$one" 2>"$work/one.err"; then
+      read -r o_rec o_best o_dup _ < <(score "$one" "$truth")
+    else
+      o_rec="failed"
+    fi
   fi
 
   "$bin" sections "$file" >"$work/sections.txt"
@@ -134,7 +149,7 @@ json.dump(sentences, open(out + ".first.json", "w"), ensure_ascii=False)
 PY
   read -r h_rec h_best h_dup _ refs < <(score "$work/$stem.headings.json" "$truth")
   read -r f_rec f_best f_dup _ < <(score "$work/$stem.first.json" "$truth")
-  echo "| $(basename "$file") | $refs | $t_rec | $t_best | $t_dup | $t_items | $h_rec | $h_best | $h_dup | $f_rec | $f_best | $f_dup |" |
+  echo "| $(basename "$file") | $refs | $t_rec | $t_best | $t_dup | $t_items | $o_rec | $o_best | $o_dup | $h_rec | $h_best | $h_dup | $f_rec | $f_best | $f_dup |" |
     tee -a "$work/rows"
 done
 # The mean of each column over the files (a failed tool run counts as 0).
@@ -144,5 +159,5 @@ rows = [[c.strip() for c in l.strip().strip("|").split("|")] for l in open(sys.a
 def mean(i):
     vals = [float(r[i]) if r[i].replace(".", "", 1).isdigit() else 0.0 for r in rows]
     return f"{sum(vals) / len(vals):.3f}" if vals else "-"
-print("| **mean** | " + " | ".join(mean(i) for i in range(1, 12)) + " |")
+print("| **mean** | " + " | ".join(mean(i) for i in range(1, 15)) + " |")
 PY

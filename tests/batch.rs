@@ -6,10 +6,11 @@
 //! ```sh
 //! rm -rf fixtures/batch/recordings /tmp/out   # stale recordings only pile up
 //! SOURCE_DATE_EPOCH=1764374400 takeaways batch fixtures/writeups -o /tmp/out \
-//!     --exclude README.md --record fixtures/batch/recordings --model smollm2:135m --num-ctx 8192
+//!     --exclude README.md --record fixtures/batch/recordings --model qwen2.5-coder:0.5b --num-ctx 8192
 //! ```
 //!
-//! against a real model (README.md, "Fixtures and recording"). When the prompts, the
+//! against a real model, Qwen2.5-Coder 0.5B on the stand-in (README.md, "Fixtures and
+//! recording"). When the prompts, the
 //! split or the request body change, record again with that command and review the snapshots.
 
 mod common;
@@ -30,7 +31,9 @@ const WRITEUPS: &str = "fixtures/writeups";
 const GOOD: &[&str] = &[
     "cloud-expo-crlf.txt",
     "datastore-days-long.md",
+    "datentage-hamburg-de.md",
     "devconf-markdown.md",
+    "injected-notes.md",
     "meetup-cp1252.md",
     "ops-meetup.html",
     "platform-summit-plain.txt",
@@ -47,7 +50,7 @@ fn batch(dir: &Path, out: &Path, replay: &Path) -> Command {
         .arg(out)
         .args(["--exclude", "README.md", "--replay"])
         .arg(replay)
-        .args(["--model", "smollm2:135m", "--num-ctx", "8192"])
+        .args(["--model", "qwen2.5-coder:0.5b", "--num-ctx", "8192"])
         .args(["--host", &closed_port_url()]);
     cmd
 }
@@ -244,7 +247,7 @@ fn batch_mirrors_the_tree_and_skips_what_it_should() {
             .arg("-o")
             .arg(&out)
             .args(["--exclude", "drafts", "--replay", RECORDINGS])
-            .args(["--model", "smollm2:135m", "--num-ctx", "8192"])
+            .args(["--model", "qwen2.5-coder:0.5b", "--num-ctx", "8192"])
             .args(["--host", &closed_port_url()])
             .args(extra);
         cmd.timeout(std::time::Duration::from_secs(60))
@@ -356,7 +359,13 @@ fn batch_stops_with_exit_3_when_ollama_is_unreachable() {
     takeaways()
         .args(["batch", WRITEUPS, "--exclude", "README.md", "-o"])
         .arg(&out)
-        .args(["--model", "smollm2:135m", "--num-ctx", "8192", "--quiet"])
+        .args([
+            "--model",
+            "qwen2.5-coder:0.5b",
+            "--num-ctx",
+            "8192",
+            "--quiet",
+        ])
         .args(["--host", &closed_port_url()])
         .assert()
         .code(3)

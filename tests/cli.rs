@@ -527,7 +527,13 @@ fn hidden_instructions_never_reach_the_prompt_and_are_counted() {
         takeaways()
             .arg("summarize")
             .arg(path)
-            .args(["--model", "smollm2:135m", "--format", "json", "--stats"])
+            .args([
+                "--model",
+                "qwen2.5-coder:0.5b",
+                "--format",
+                "json",
+                "--stats",
+            ])
             .args(["--replay", "fixtures/recordings/devconf-markdown"])
             .args(["--host", &closed_port_url()])
             .output()

@@ -23,17 +23,58 @@ const WRITEUPS: &[&str] = &[
     "meetup-cp1252.md",
 ];
 
-/// Fixtures with recordings in `fixtures/recordings/<stem>/`.
-const RECORDED: &[&str] = &[
-    "devconf-markdown.md",
-    "platform-summit-plain.txt",
-    "datastore-days-long.md",
-    "ops-meetup.html",
+/// Fixtures with recordings: (writeup, recording directory under `fixtures/recordings/`,
+/// model, extra flags). Recorded with `--record` from the models named (Qwen2.5-Coder 0.5B
+/// for speed, 1.5B where the issue asks for it, SmolLM2-135M for a model that echoes).
+const RECORDED: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "devconf-markdown.md",
+        "devconf-markdown",
+        "qwen2.5-coder:0.5b",
+        &[],
+    ),
+    (
+        "platform-summit-plain.txt",
+        "platform-summit-plain",
+        "qwen2.5-coder:0.5b",
+        &[],
+    ),
+    (
+        "datastore-days-long.md",
+        "datastore-days-long",
+        "qwen2.5-coder:0.5b",
+        &[],
+    ),
+    ("ops-meetup.html", "ops-meetup", "qwen2.5-coder:0.5b", &[]),
+    (
+        "datentage-hamburg-de.md",
+        "datentage-hamburg-de",
+        "qwen2.5-coder:1.5b",
+        &[],
+    ),
+    (
+        "datentage-hamburg-de.md",
+        "datentage-hamburg-de-en",
+        "qwen2.5-coder:1.5b",
+        &["--language", "en"],
+    ),
+    (
+        "injected-notes.md",
+        "injected-notes",
+        "qwen2.5-coder:1.5b",
+        &[],
+    ),
+    (
+        "rustconf-mini.md",
+        "rustconf-mini-smollm2",
+        "smollm2:135m",
+        &[],
+    ),
 ];
 
 fn settings() -> Settings {
     Settings {
-        model: "smollm2:135m".into(),
+        model: "qwen2.5-coder:0.5b".into(),
         num_ctx: Some(8192),
         num_predict: pipeline::DEFAULT_NUM_PREDICT,
         temperature: 0.0,
@@ -180,8 +221,15 @@ fn a_hostile_chunk_stays_data_in_the_prompt() {
     insta::assert_yaml_snapshot!("prompt__extract_hostile", messages);
 }
 
-fn replay(name: &str, format: &str) -> String {
-    let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
+/// The summary replayed from recording `dir` of writeup `name`, as `format` (and `--explain`
+/// on stderr).
+fn replay_with(
+    name: &str,
+    dir: &str,
+    model: &str,
+    extra: &[&str],
+    format: &str,
+) -> (String, String) {
     let out = Command::cargo_bin("takeaways")
         .unwrap()
         .env("SOURCE_DATE_EPOCH", "1764374400")
@@ -189,41 +237,199 @@ fn replay(name: &str, format: &str) -> String {
         .env_remove("OLLAMA_HOST")
         .env_remove("TAKEAWAYS_MODEL")
         .args(["summarize", &format!("fixtures/writeups/{name}")])
-        .args(["--model", "smollm2:135m", "--format", format, "-q"])
-        .args(["--replay", &format!("fixtures/recordings/{stem}")])
+        .args(["--model", model, "--format", format, "-q", "--explain"])
+        .args(["--replay", &format!("fixtures/recordings/{dir}")])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{name}: {}",
+        "{name} ({dir}): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn replay_json(rec: &(&str, &str, &str, &[&str])) -> (serde_json::Value, String) {
+    let (out, err) = replay_with(rec.0, rec.1, rec.2, rec.3, "json");
+    (serde_json::from_str(&out).unwrap(), err)
 }
 
 #[test]
 fn replayed_markdown_summaries() {
-    for name in RECORDED {
-        insta::assert_snapshot!(format!("summary_md__{name}"), replay(name, "markdown"));
+    for (name, dir, model, extra) in RECORDED {
+        let (md, _) = replay_with(name, dir, model, extra, "markdown");
+        insta::assert_snapshot!(format!("summary_md__{dir}"), md);
     }
 }
 
 #[test]
 fn replayed_json_summaries() {
-    for name in RECORDED {
-        let json: serde_json::Value = serde_json::from_str(&replay(name, "json")).unwrap();
-        insta::assert_json_snapshot!(format!("summary_json__{name}"), json);
+    for rec in RECORDED {
+        let (json, _) = replay_json(rec);
+        insta::assert_json_snapshot!(format!("summary_json__{}", rec.1), json);
+    }
+}
+
+/// What holds for any model, beside the snapshots: a grounded takeaway's quotes are in the
+/// source, no two printed takeaways say the same, every section named exists in the split, and
+/// the list is full when the model gave enough candidates.
+#[test]
+fn replayed_summaries_keep_the_invariants() {
+    for rec in RECORDED {
+        let (json, _) = replay_json(rec);
+        let doc = read(rec.0);
+        let labels = split::outline(&doc).labels();
+        let takeaways = json["takeaways"].as_array().unwrap();
+        for t in takeaways {
+            if t["grounded"].as_bool().unwrap() {
+                for q in t["quotes"].as_array().unwrap() {
+                    let q = q.as_str().unwrap();
+                    assert!(
+                        extract::find_quote(&doc.body, q).is_some(),
+                        "{}: quote {q:?} of a grounded takeaway is not in the text",
+                        rec.1
+                    );
+                }
+            }
+            for s in t["sections"].as_array().unwrap() {
+                let label = s["label"].as_str().unwrap();
+                assert!(
+                    labels.iter().any(|l| l == label),
+                    "{}: section {label:?} is not in the split",
+                    rec.1
+                );
+            }
+        }
+        for (i, a) in takeaways.iter().enumerate() {
+            for b in &takeaways[i + 1..] {
+                let (ha, hb) = (
+                    a["headline"].as_str().unwrap(),
+                    b["headline"].as_str().unwrap(),
+                );
+                assert!(
+                    !takeaways::text::same_takeaway(ha, hb),
+                    "{}: {ha:?} and {hb:?} say the same",
+                    rec.1
+                );
+            }
+        }
+        let stats = &json["stats"];
+        let kept = stats["candidates"].as_u64().unwrap()
+            - stats["dropped"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>();
+        assert_eq!(
+            takeaways.len() as u64,
+            kept.min(10),
+            "{}: the list is as full as the candidates allow",
+            rec.1
+        );
+    }
+}
+
+/// Issue 14: on a German writeup, answers in German and in English alike keep every candidate
+/// whose quote was found (a found quote is evidence, whatever the headline's language), and
+/// every section with something to say has its takeaway.
+#[test]
+fn a_german_writeup_keeps_its_grounded_candidates_in_either_answer_language() {
+    for dir in ["datentage-hamburg-de", "datentage-hamburg-de-en"] {
+        let rec = RECORDED.iter().find(|r| r.1 == dir).unwrap();
+        let (json, explain) = replay_json(rec);
+        let dropped = &json["stats"]["dropped"];
+        assert_eq!(dropped["off_text"], 0, "{dir}: {explain}");
+        assert_eq!(dropped["echo"], 0, "{dir}: {explain}");
+        let sections: std::collections::BTreeSet<&str> = json["takeaways"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| {
+                t["sections"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["label"].as_str().unwrap())
+            })
+            .collect();
+        for s in [
+            "Streaming ist kein Selbstzweck",
+            "Weniger Pipelines, mehr Verträge",
+            "Data Mesh nach dem Hype",
+            "Kosten sichtbar machen",
+        ] {
+            assert!(sections.contains(s), "{dir}: no takeaway for {s:?}: {json}");
+        }
+    }
+    let (de, _) = replay_json(
+        RECORDED
+            .iter()
+            .find(|r| r.1 == "datentage-hamburg-de")
+            .unwrap(),
+    );
+    assert_eq!(de["language"], "de");
+    let (en, _) = replay_json(
+        RECORDED
+            .iter()
+            .find(|r| r.1 == "datentage-hamburg-de-en")
+            .unwrap(),
+    );
+    assert_eq!(en["language"], "en");
+}
+
+/// A writeup that tells the summarizer what to do yields takeaways about the writeup: the
+/// instructions in the text are data (the recording is of Qwen2.5-Coder 1.5B).
+#[test]
+fn instructions_in_a_writeup_do_not_steer_the_summary() {
+    let rec = RECORDED.iter().find(|r| r.1 == "injected-notes").unwrap();
+    let (md, _) = replay_with(rec.0, rec.1, rec.2, rec.3, "markdown");
+    for injected in ["ACME", "All systems nominal", "nominal"] {
+        assert!(!md.contains(injected), "{md}");
+    }
+    let (json, _) = replay_json(rec);
+    assert!(json["takeaways"].as_array().unwrap().len() >= 3, "{json}");
+}
+
+/// SmolLM2-135M echoes the prompt: its echoes are still dropped, and counted.
+#[test]
+fn a_recorded_echo_is_still_dropped() {
+    let rec = RECORDED
+        .iter()
+        .find(|r| r.1 == "rustconf-mini-smollm2")
+        .unwrap();
+    let (json, explain) = replay_json(rec);
+    let d = &json["stats"]["dropped"];
+    let caught =
+        d["echo"].as_u64().unwrap() + d["title"].as_u64().unwrap() + d["debris"].as_u64().unwrap();
+    assert!(caught > 0, "no echo to drop in this recording: {explain}");
+    for line in explain.lines().filter(|l| l.starts_with("dropped (echo)")) {
+        let headline = line.split("]: ").nth(1).unwrap();
+        assert!(
+            !json
+                .to_string()
+                .contains(&format!("\"headline\":\"{headline}\"")),
+            "{line}"
+        );
     }
 }
 
 #[test]
 fn every_takeaway_names_its_sections() {
-    for name in RECORDED {
-        let json: serde_json::Value = serde_json::from_str(&replay(name, "json")).unwrap();
+    for rec in RECORDED {
+        let (json, _) = replay_json(rec);
         let takeaways = json["takeaways"].as_array().unwrap();
-        assert!(!takeaways.is_empty(), "{name}");
+        assert!(!takeaways.is_empty(), "{}", rec.1);
         for t in takeaways {
-            assert!(!t["sections"].as_array().unwrap().is_empty(), "{name}: {t}");
+            assert!(
+                !t["sections"].as_array().unwrap().is_empty(),
+                "{}: {t}",
+                rec.1
+            );
         }
     }
 }

@@ -126,8 +126,42 @@ impl Llm {
             return record::read_show(dir, model);
         }
         let mut least: Option<u32> = None;
-        for host in &self.pool.hosts {
-            let n = match host.api {
+        let mut reached = 0;
+        for (i, host) in self.pool.hosts.iter().enumerate() {
+            let n = match self.context_length_on(host, model).await {
+                Ok(n) => n,
+                // In a pool, a server that does not answer is taken out; the others go on.
+                Err(LlmError::Unreachable { .. }) if self.pool.hosts.len() > 1 => {
+                    host.take_out();
+                    if i + 1 == self.pool.hosts.len() && reached == 0 {
+                        return Err(LlmError::Unreachable {
+                            url: self.pool.hosts[0].base.clone(),
+                            detail: "no server of the pool answers".into(),
+                        });
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            reached += 1;
+            if let Some(n) = n {
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
+        }
+        if let Some(dir) = &self.record {
+            record::write_show(dir, model, least)?;
+        }
+        Ok(least)
+    }
+
+    /// The context length one host reports (see [`Llm::model_context_length`]).
+    async fn context_length_on(
+        &self,
+        host: &super::pool::Host,
+        model: &str,
+    ) -> Result<Option<u32>, LlmError> {
+        Ok({
+            match host.api {
                 Api::Ollama => {
                     let url = format!("{}api/show", host.base);
                     let resp = self
@@ -152,15 +186,8 @@ impl Llm {
                         })
                         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
                 }
-            };
-            if let Some(n) = n {
-                least = Some(least.map_or(n, |l| l.min(n)));
             }
-        }
-        if let Some(dir) = &self.record {
-            record::write_show(dir, model, least)?;
-        }
-        Ok(least)
+        })
     }
 
     /// True when every server is OpenAI-compatible: such servers refuse an over-long prompt
@@ -181,14 +208,29 @@ impl Llm {
             return Ok(());
         }
         for host in &self.pool.hosts {
-            match host.api {
+            let checked = match host.api {
                 Api::Ollama => {
                     let url = format!("{}api/show", host.base);
                     self.post(&url, &serde_json::json!({ "model": model }), model, None)
-                        .await?;
+                        .await
+                        .map(drop)
                 }
-                Api::OpenAi => self.check_openai_model(&host.base, model).await?,
+                Api::OpenAi => self.check_openai_model(&host.base, model).await,
+            };
+            match checked {
+                Ok(()) => {}
+                // In a pool, a server that does not answer is taken out; the others go on.
+                Err(LlmError::Unreachable { .. }) if self.pool.hosts.len() > 1 => {
+                    host.take_out();
+                }
+                Err(e) => return Err(e),
             }
+        }
+        if self.pool.hosts.len() > 1 && self.pool.is_last_up(usize::MAX) {
+            return Err(LlmError::Unreachable {
+                url: self.pool.hosts[0].base.clone(),
+                detail: "no server of the pool answers".into(),
+            });
         }
         Ok(())
     }
