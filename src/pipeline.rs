@@ -314,7 +314,8 @@ pub async fn summarize(
         .as_deref()
         .and_then(Language::from_code)
         .unwrap_or(written_in);
-    let checks = extract::Checks::new(&outline.names(), &extract::instruction_lines(prompts)?);
+    let checks = extract::Checks::new(&outline.names(), &extract::instruction_lines(prompts)?)
+        .with_injections(&extract::filters::injected_passages(&doc.body));
     let headings: Vec<String> = outline
         .sections
         .iter()
@@ -413,6 +414,12 @@ pub async fn summarize(
             drop_summary(&stats.dropped)
         ));
     }
+    if stats.dropped.injection > 0 {
+        notes.push(format!(
+            "the writeup holds text addressed to AI models (\"ignore previous instructions\" and the like); it was read as part of the writeup, and {} candidate takeaways that followed it were dropped",
+            stats.dropped.injection
+        ));
+    }
     if settings.final_pass && takeaways.len() > 1 {
         progress.final_pass();
         match final_pass(llm, prompts, &call, &title, &takeaways, &mut stats).await {
@@ -447,6 +454,7 @@ pub fn drop_summary(d: &crate::types::DropCounts) -> String {
         (d.off_text, "off_text"),
         (d.heading, "heading"),
         (d.duplicate, "duplicate"),
+        (d.injection, "injection"),
     ]
     .iter()
     .filter(|(n, _)| *n > 0)

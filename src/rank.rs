@@ -147,6 +147,45 @@ pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
     })
 }
 
+/// `detail` unless it only repeats `headline` (the same words, or the sentence the headline is
+/// the start of): printed twice, it tells the reader nothing.
+pub fn detail_beyond(headline: &str, detail: &str) -> String {
+    let h = crate::text::fold_space(headline.trim_end_matches(['…', '.'])).to_lowercase();
+    let d = crate::text::fold_space(detail).to_lowercase();
+    if h.is_empty() || d.starts_with(&h) || h.starts_with(d.trim_end_matches('.')) {
+        String::new()
+    } else {
+        detail.to_string()
+    }
+}
+
+/// The author's sentence as a headline: its first clause when that says enough (at least five
+/// words), else the sentence, at most [`crate::extract::HEADLINE_MAX_CHARS`] characters (cut at a
+/// word, with `…`).
+pub fn headline_from(sentence: &str) -> String {
+    let s = sentence.trim();
+    let clause = s
+        .find([';', ':', '—'])
+        .map(|i| s[..i].trim_end())
+        .filter(|c| c.split_whitespace().count() >= 5)
+        .unwrap_or(s);
+    let max = crate::extract::HEADLINE_MAX_CHARS;
+    let cut = if clause.chars().count() <= max {
+        clause.trim_end_matches(['.', ',']).to_string()
+    } else {
+        let head: String = clause.chars().take(max - 1).collect();
+        let at = head.rfind(' ').unwrap_or(head.len());
+        format!("{}…", head[..at].trim_end_matches([',', ';', ':', ' ']))
+    };
+    // Notes in lists start lowercase ("our sensor gateway is a good candidate"); a headline
+    // does not.
+    let mut chars = cut.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => cut,
+    }
+}
+
 /// Weights of [`score`]; they add up to 1.
 ///
 /// What the author stresses weighs more than the model's importance: small models rate almost
@@ -228,16 +267,26 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
         headline: c.headline.clone(),
         section: crate::types::label(&c.heading_path),
     };
-    let groups: Vec<Vec<Candidate>> = merge(candidates)
-        .into_iter()
-        .filter(|group| {
-            let bare = is_bare_heading(group, emphasis);
-            if bare {
-                dropped.extend(group.iter().map(|c| drop(c, DropRule::Heading)));
+    // A headline that only restates a topic heading says nothing; when the model found the
+    // author's sentence for it, that sentence is the point: it becomes the headline (it is
+    // grounded, and in the writeup's language). Without one the candidate is dropped.
+    let candidates: Vec<Candidate> = candidates
+        .iter()
+        .filter_map(|c| {
+            if !is_bare_heading(std::slice::from_ref(c), emphasis) {
+                return Some(c.clone());
             }
-            !bare
+            if c.quote_found && c.detail.chars().filter(|ch| ch.is_alphanumeric()).count() >= 20 {
+                let mut promoted = c.clone();
+                promoted.headline = headline_from(&c.detail);
+                promoted.detail = String::new();
+                return Some(promoted);
+            }
+            dropped.push(drop(c, DropRule::Heading));
+            None
         })
         .collect();
+    let groups: Vec<Vec<Candidate>> = merge(&candidates);
     let mut out: Vec<Takeaway> = groups
         .into_iter()
         .map(|group| {
@@ -267,7 +316,7 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
             Takeaway {
                 rank: 0,
                 headline: best.headline.clone(),
-                detail: best.detail.clone(),
+                detail: detail_beyond(&best.headline, &best.detail),
                 importance: best.importance,
                 score: (score(&group, emphasis) * 1000.0).round() / 1000.0,
                 sections: sections.into_iter().map(|(_, p)| p).collect(),

@@ -243,6 +243,10 @@ pub enum DropRule {
     /// The same point as another candidate (the same supporting sentence, or a near-duplicate
     /// headline): merged into it.
     Duplicate,
+    /// It follows instructions written into the writeup for an AI ("ignore previous
+    /// instructions", "your new task is…"): its headline repeats such a passage, or its quote
+    /// comes from one.
+    Injection,
 }
 
 impl DropRule {
@@ -255,6 +259,7 @@ impl DropRule {
             DropRule::OffText => "off_text",
             DropRule::Heading => "heading",
             DropRule::Duplicate => "duplicate",
+            DropRule::Injection => "injection",
         }
     }
 }
@@ -285,6 +290,8 @@ pub struct DropCounts {
     pub heading: usize,
     /// [`DropRule::Duplicate`] (merged into another takeaway).
     pub duplicate: usize,
+    /// [`DropRule::Injection`].
+    pub injection: usize,
 }
 
 impl DropCounts {
@@ -297,12 +304,19 @@ impl DropCounts {
             DropRule::OffText => self.off_text += 1,
             DropRule::Heading => self.heading += 1,
             DropRule::Duplicate => self.duplicate += 1,
+            DropRule::Injection => self.injection += 1,
         }
     }
 
     /// All drops.
     pub fn total(&self) -> usize {
-        self.debris + self.echo + self.title + self.off_text + self.heading + self.duplicate
+        self.debris
+            + self.echo
+            + self.title
+            + self.off_text
+            + self.heading
+            + self.duplicate
+            + self.injection
     }
 }
 

@@ -87,7 +87,7 @@ fn batch_summarizes_the_good_reports_lists_the_bad_ones_and_resumes() {
     let err = stderr_of(&first);
     assert_eq!(first.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("batch: 10 writeups: 7 summarized, 0 up to date, 3 failed"),
+        err.contains("batch: 12 writeups: 9 summarized, 0 up to date, 3 failed"),
         "{err}"
     );
     let table = &err[err.find("\nFailed:\n").expect(&err)..];
@@ -105,13 +105,10 @@ fn batch_summarizes_the_good_reports_lists_the_bad_ones_and_resumes() {
         let summary = std::fs::read_to_string(out.join(format!("{stem}.md"))).unwrap();
         assert!(summary.starts_with("# Key takeaways: "), "{summary}");
         assert!(summary.contains("\n1. **"), "{summary}");
-        assert!(
-            summary.contains(&format!("- Source: `{good}`")),
-            "{summary}"
-        );
+        assert!(summary.contains(&format!("Source: `{good}`")), "{summary}");
     }
     assert!(
-        err.contains("takeaways: 3 of 10 writeups could not be summarized"),
+        err.contains("takeaways: 3 of 12 writeups could not be summarized"),
         "{err}"
     );
     assert!(out.join(".takeaways-batch.json").is_file());
@@ -130,7 +127,7 @@ fn batch_summarizes_the_good_reports_lists_the_bad_ones_and_resumes() {
     assert_eq!(second.status.code(), Some(1), "{err}");
     assert!(
         err.contains(
-            "batch: 10 writeups: 0 summarized, 7 up to date, 3 failed; 0 files written; 0 model calls;"
+            "batch: 12 writeups: 0 summarized, 9 up to date, 3 failed; 0 files written; 0 model calls;"
         ),
         "{err}"
     );
@@ -143,7 +140,7 @@ fn batch_summarizes_the_good_reports_lists_the_bad_ones_and_resumes() {
     let third = batch(Path::new(WRITEUPS), &out, &empty).output().unwrap();
     let err = stderr_of(&third);
     assert!(
-        err.contains("0 summarized, 7 up to date, 3 failed"),
+        err.contains("0 summarized, 9 up to date, 3 failed"),
         "{err}"
     );
     assert_eq!(files(&out), before, "the third run changed files");
@@ -155,7 +152,7 @@ fn batch_summarizes_the_good_reports_lists_the_bad_ones_and_resumes() {
         .unwrap();
     let err = stderr_of(&forced);
     assert!(
-        err.contains("0 summarized, 0 up to date, 10 failed"),
+        err.contains("0 summarized, 0 up to date, 12 failed"),
         "{err}"
     );
     assert!(err.contains("no recording"), "{err}");
@@ -182,7 +179,9 @@ fn batch_json_writes_json_summaries_and_an_index() {
         sources,
         [
             "datastore-days-long.md",
+            "datentage-hamburg-de.md",
             "devconf-markdown.md",
+            "injected-notes.md",
             "meetup-cp1252.md",
             "rustconf-mini.md"
         ]
@@ -204,7 +203,7 @@ fn batch_json_writes_json_summaries_and_an_index() {
     }
     let digest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("digest.json")).unwrap()).unwrap();
-    assert_eq!(digest["reports"], 4);
+    assert_eq!(digest["reports"], 6);
     assert!(!out.join("index.md").exists());
 }
 
@@ -490,7 +489,7 @@ fn batch_keeps_names_that_are_not_utf8_apart() {
         );
     }
     let summary = std::fs::read_to_string(out.join(std::ffi::OsStr::from_bytes(names[1]))).unwrap();
-    assert!(summary.contains(r"- Source: `zo\xE9.md`"), "{summary}");
+    assert!(summary.contains(r"Source: `zo\xE9.md`"), "{summary}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(".takeaways-batch.json")).unwrap())
             .unwrap();

@@ -278,6 +278,9 @@ pub async fn extract_chunk(
             same_language,
             &chunk_words,
         );
+        if doc.checks.follows_injection(&headline, &quote) {
+            rule = Some(DropRule::Injection);
+        }
         if rule.is_none()
             && found.is_some()
             && misattributed(&headline, &heading_path, doc.headings)
