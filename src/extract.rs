@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, Llm, LlmError, Message, Options, Reply};
 use crate::prompts::{ExtractVars, PromptError, Prompts};
-use crate::text::{content_tokens, fold_space, strip_markup};
+use crate::text::{content_tokens, fold_space, strip_format_tags};
 use crate::tokens;
 use crate::types::{Candidate, Chunk};
 
@@ -291,9 +291,10 @@ pub async fn extract_chunk(
         .into_iter()
         .map(|mut t| {
             // Clean first, then judge: a headline such as `<img src=…>` is empty once its
-            // markup is gone, and must be dropped, not printed as `****`.
-            t.headline = shorten_cut(&strip_markup(&t.headline), HEADLINE_MAX_CHARS);
-            t.detail = strip_markup(&t.detail);
+            // formatting tags are gone, and must be dropped. Only tags go, never a word
+            // (`Vec<String>`, `the <main> element` stay): the renderer escapes them.
+            t.headline = shorten_cut(&strip_format_tags(&t.headline), HEADLINE_MAX_CHARS);
+            t.detail = strip_format_tags(&t.detail);
             t.quote = fold_space(&t.quote);
             t
         })

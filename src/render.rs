@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::text::sentence;
+use crate::text::{code_span, markdown_inline, sentence};
 use crate::types::{label, MissingSection, Stats, Summary};
 
 /// Output formats of `--format`.
@@ -31,18 +31,23 @@ pub fn render(summary: &Summary, format: Format) -> String {
 /// Markdown: title, source, model and date, then numbered takeaways (bold headline, one
 /// sentence) each with its source sections. A takeaway whose supporting quote was not found in
 /// the text is marked †, with a note at the end.
+///
+/// Every text that comes from the model, the writeup or an error goes through
+/// [`markdown_inline`] (paths and the model name through [`code_span`]): it shows as written,
+/// and nothing in it becomes HTML or Markdown structure.
 pub fn markdown(summary: &Summary) -> String {
-    let mut out = format!("# Key takeaways: {}\n\n", summary.title.trim());
-    out.push_str(&format!("- Source: `{}`\n", summary.source));
+    let mut out = format!("# Key takeaways: {}\n\n", markdown_inline(&summary.title));
+    out.push_str(&format!("- Source: {}\n", code_span(&summary.source)));
     if let Some(a) = &summary.author {
-        out.push_str(&format!("- Author: {a}\n"));
+        out.push_str(&format!("- Author: {}\n", markdown_inline(a)));
     }
     if let Some(w) = &summary.written {
-        out.push_str(&format!("- Written: {w}\n"));
+        out.push_str(&format!("- Written: {}\n", markdown_inline(w)));
     }
     out.push_str(&format!(
-        "- Summarized by `{}` on {}\n\n",
-        summary.model, summary.generated
+        "- Summarized by {} on {}\n\n",
+        code_span(&summary.model),
+        markdown_inline(&summary.generated)
     ));
     let mut unverified = false;
     for t in &summary.takeaways {
@@ -57,16 +62,28 @@ pub fn markdown(summary: &Summary) -> String {
         let detail = if detail.is_empty() || detail.eq_ignore_ascii_case(&headline) {
             String::new()
         } else {
-            format!(" {detail}")
+            format!(" {}", markdown_inline(&detail))
         };
-        out.push_str(&format!("{}. **{headline}**{detail}{mark}\n", t.rank));
-        let sections: Vec<String> = t.sections.iter().map(|p| label(p)).collect();
+        out.push_str(&format!(
+            "{}. **{}**{detail}{mark}\n",
+            t.rank,
+            markdown_inline(&headline)
+        ));
+        let sections: Vec<String> = t
+            .sections
+            .iter()
+            .map(|p| markdown_inline(&label(p)))
+            .collect();
         out.push_str(&format!("   _Sections: {}_\n", sections.join("; ")));
     }
     if !summary.missing_sections.is_empty() {
         out.push_str("\n**Not covered** (the model call failed for these sections):\n\n");
         for m in &summary.missing_sections {
-            out.push_str(&format!("- {}: {}\n", m.section, m.error));
+            out.push_str(&format!(
+                "- {}: {}\n",
+                markdown_inline(&m.section),
+                markdown_inline(&m.error)
+            ));
         }
     }
     if unverified || !summary.notes.is_empty() {
@@ -76,7 +93,7 @@ pub fn markdown(summary: &Summary) -> String {
         out.push_str("† The model's supporting quote was not found in the section text: check it there before relying on it.\n");
     }
     for n in &summary.notes {
-        out.push_str(&format!("Note: {n}\n"));
+        out.push_str(&format!("Note: {}\n", markdown_inline(n)));
     }
     out
 }
