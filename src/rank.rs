@@ -7,12 +7,14 @@
 //! Ties break on first appearance in the document, so the order is deterministic. An optional
 //! final model pass may reorder the short list; [`blend_order`] mixes it with the code's order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::text::content_tokens;
 use crate::types::{Candidate, Section, Takeaway};
+
+mod similar;
 
 /// What the author stresses, found in the text itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -112,36 +114,93 @@ pub fn same_takeaway(a: &str, b: &str) -> bool {
 
 /// Merges near-duplicate candidates ([`same_takeaway`] on headlines) into groups, in document
 /// order: each candidate joins the first group with a similar member, else starts one.
+///
+/// The members are found through an inverted index (`rank::similar`: content tokens,
+/// trigrams), not by comparing with each: O(n log n) for n candidates, each lookup bounded by
+/// `similar::MAX_PER_KEY` texts per key. The groups are those of comparing with every member
+/// of every group (a test checks it on random inputs) unless one token or trigram is in more
+/// than that many headlines, where only its first ones are found through it.
 pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
     let mut sorted: Vec<&Candidate> = candidates.iter().collect();
     sorted.sort_by_key(|c| c.ordinal);
     let mut groups: Vec<Vec<Candidate>> = Vec::new();
+    let headlines: Vec<&str> = sorted.iter().map(|c| c.headline.as_str()).collect();
+    let mut index = similar::Index::new(&headlines);
+    // The group of each indexed headline, and the group of each distinct headline: a copy of
+    // a headline already in the same group would only make the index longer.
+    let mut group_of: Vec<usize> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for c in sorted {
-        match groups
-            .iter_mut()
-            .find(|g| g.iter().any(|m| same_takeaway(&m.headline, &c.headline)))
-        {
-            Some(g) => g.push(c.clone()),
-            None => groups.push(vec![c.clone()]),
+        let p = index.prepare(&c.headline);
+        let found = index.matches(&p).into_iter().map(|id| group_of[id]).min();
+        let g = match found {
+            Some(g) => {
+                groups[g].push(c.clone());
+                g
+            }
+            None => {
+                groups.push(vec![c.clone()]);
+                groups.len() - 1
+            }
+        };
+        if seen.get(c.headline.as_str()) != Some(&g) {
+            seen.insert(&c.headline, g);
+            index.insert(p);
+            group_of.push(g);
         }
     }
     groups
+}
+
+/// [`Emphasis`] indexed for lookups by headline (`rank::similar`), built once per ranking:
+/// [`score`] and [`is_bare_heading`] ask it for every group, and a huge writeup has thousands
+/// of headings.
+pub struct EmphasisIndex {
+    highlights: similar::Index,
+    headings: similar::Index,
+}
+
+impl EmphasisIndex {
+    /// Indexes the highlights and headings of `emphasis`.
+    pub fn new(emphasis: &Emphasis) -> Self {
+        EmphasisIndex {
+            highlights: similar::Index::of(&emphasis.highlights),
+            headings: similar::Index::of(&emphasis.headings),
+        }
+    }
+
+    /// True when a highlight is the same takeaway as `headline` ([`same_takeaway`]).
+    fn highlighted(&mut self, headline: &str) -> bool {
+        self.highlights.any(headline)
+    }
+
+    /// True when a heading is the same takeaway as `headline`.
+    fn a_heading(&mut self, headline: &str) -> bool {
+        self.headings.any(headline)
+    }
+}
+
+/// The distinct headlines of a group, in order.
+fn distinct_headlines(group: &[Candidate]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    group
+        .iter()
+        .map(|c| c.headline.as_str())
+        .filter(|h| seen.insert(*h))
+        .collect()
 }
 
 /// True when a group only restates a section heading ("The talk", "The first problem"): every
 /// member has no detail, its headline is the heading of its own section, and the author does not
 /// list it among the highlights (an author's heading that is also in the intro list, like the
 /// seed writeup's, is a real takeaway).
-pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
+pub fn is_bare_heading(group: &[Candidate], emphasis: &mut EmphasisIndex) -> bool {
     group.iter().all(|c| {
         c.detail.is_empty()
             && c.heading_path
                 .last()
                 .is_some_and(|h| same_takeaway(h, &c.headline))
-            && !emphasis
-                .highlights
-                .iter()
-                .any(|h| same_takeaway(h, &c.headline))
+            && !emphasis.highlighted(&c.headline)
     })
 }
 
@@ -158,23 +217,14 @@ pub mod weights {
 }
 
 /// Score of a merged group in 0..=1: the weighted sum of [`weights`].
-pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
+pub fn score(group: &[Candidate], emphasis: &mut EmphasisIndex) -> f64 {
     let importance = group.iter().map(|c| c.importance).max().unwrap_or(1) as f64 / 5.0;
     let sections: BTreeSet<&Vec<String>> = group.iter().map(|c| &c.heading_path).collect();
     let support = sections.len().min(3) as f64 / 3.0;
-    let stressed = group.iter().any(|c| {
-        emphasis
-            .highlights
-            .iter()
-            .any(|h| same_takeaway(h, &c.headline))
-    });
-    let in_heading_or_summary = group.iter().any(|c| {
-        is_summary_section(&c.heading_path)
-            || emphasis
-                .headings
-                .iter()
-                .any(|h| same_takeaway(h, &c.headline))
-    });
+    let headlines = distinct_headlines(group);
+    let stressed = headlines.iter().any(|h| emphasis.highlighted(h));
+    let in_heading_or_summary = group.iter().any(|c| is_summary_section(&c.heading_path))
+        || headlines.iter().any(|h| emphasis.a_heading(h));
     let emph = if stressed {
         1.0
     } else if in_heading_or_summary {
@@ -193,47 +243,57 @@ pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
         + weights::GROUNDED * grounded
 }
 
+/// Most quotes a takeaway keeps (the first distinct ones in document order): a takeaway that
+/// thousands of sections of a huge writeup support would otherwise carry thousands.
+pub const MAX_QUOTES: usize = 10;
+
 /// Merges, scores and orders the candidates; returns the best `top`, ranked from 1.
 ///
 /// The representative of a group (its headline and detail) is the member with the highest
 /// importance, preferring a grounded one, then the earliest. Order: score descending, then
 /// first appearance.
 pub fn rank(candidates: &[Candidate], emphasis: &Emphasis, top: usize) -> Vec<Takeaway> {
-    let mut out: Vec<Takeaway> = merge(candidates)
-        .into_iter()
-        .filter(|group| !is_bare_heading(group, emphasis))
-        .map(|group| {
-            let best = group
-                .iter()
-                .max_by_key(|c| (c.importance, c.quote_found, std::cmp::Reverse(c.ordinal)))
-                .expect("groups are never empty");
-            let mut sections: Vec<(usize, Vec<String>)> = Vec::new();
-            for c in &group {
-                if !sections.iter().any(|(_, p)| *p == c.heading_path) {
-                    sections.push((c.chunk, c.heading_path.clone()));
-                }
+    let mut emphasis = EmphasisIndex::new(emphasis);
+    let mut out: Vec<Takeaway> = Vec::new();
+    for group in merge(candidates) {
+        if is_bare_heading(&group, &mut emphasis) {
+            continue;
+        }
+        let best = group
+            .iter()
+            .max_by_key(|c| (c.importance, c.quote_found, std::cmp::Reverse(c.ordinal)))
+            .expect("groups are never empty");
+        let mut seen: HashSet<&Vec<String>> = HashSet::new();
+        let mut sections: Vec<(usize, Vec<String>)> = Vec::new();
+        for c in &group {
+            if seen.insert(&c.heading_path) {
+                sections.push((c.chunk, c.heading_path.clone()));
             }
-            sections.sort_by_key(|(chunk, _)| *chunk);
-            let mut quotes: Vec<String> = Vec::new();
-            for c in group.iter().filter(|c| c.quote_found) {
-                if !quotes.contains(&c.quote) {
-                    quotes.push(c.quote.clone());
-                }
+        }
+        sections.sort_by_key(|(chunk, _)| *chunk);
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut quotes: Vec<String> = Vec::new();
+        for c in group.iter().filter(|c| c.quote_found) {
+            if quotes.len() == MAX_QUOTES {
+                break;
             }
-            Takeaway {
-                rank: 0,
-                headline: best.headline.clone(),
-                detail: best.detail.clone(),
-                importance: best.importance,
-                score: (score(&group, emphasis) * 1000.0).round() / 1000.0,
-                sections: sections.into_iter().map(|(_, p)| p).collect(),
-                grounded: !quotes.is_empty(),
-                quotes,
-                merged: group.len(),
-                ordinal: group[0].ordinal,
+            if seen.insert(&c.quote) {
+                quotes.push(c.quote.clone());
             }
-        })
-        .collect();
+        }
+        out.push(Takeaway {
+            rank: 0,
+            headline: best.headline.clone(),
+            detail: best.detail.clone(),
+            importance: best.importance,
+            score: (score(&group, &mut emphasis) * 1000.0).round() / 1000.0,
+            sections: sections.into_iter().map(|(_, p)| p).collect(),
+            grounded: !quotes.is_empty(),
+            quotes,
+            merged: group.len(),
+            ordinal: group[0].ordinal,
+        });
+    }
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ordinal.cmp(&b.ordinal)));
     out.truncate(top);
     for (i, t) in out.iter_mut().enumerate() {
@@ -387,6 +447,22 @@ mod tests {
         assert!(check_order(&[7, 9], 3).is_err());
         assert!(check_order(&[2], 3).is_ok());
         assert_eq!(complete_order(&[3, 3, 9], 3), vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn a_takeaway_of_many_sections_keeps_them_all_and_ten_quotes() {
+        let cs: Vec<Candidate> = (0..30)
+            .map(|i| Candidate {
+                quote: format!("quote number {i}"),
+                quote_found: true,
+                ..cand(i, i, "Small reversible changes win", 3, &format!("S{i}"))
+            })
+            .collect();
+        let r = rank(&cs, &Emphasis::default(), 10);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].sections.len(), 30);
+        assert_eq!(r[0].quotes.len(), MAX_QUOTES);
+        assert_eq!(r[0].quotes[0], "quote number 0");
     }
 
     #[test]

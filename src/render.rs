@@ -69,12 +69,7 @@ pub fn markdown(summary: &Summary) -> String {
             t.rank,
             markdown_inline(&headline)
         ));
-        let sections: Vec<String> = t
-            .sections
-            .iter()
-            .map(|p| markdown_inline(&label(p)))
-            .collect();
-        out.push_str(&format!("   _Sections: {}_\n", sections.join("; ")));
+        out.push_str(&format!("   _Sections: {}_\n", sections_line(&t.sections)));
     }
     if !summary.missing_sections.is_empty() {
         out.push_str("\n**Not covered** (the model call failed for these sections):\n\n");
@@ -96,6 +91,28 @@ pub fn markdown(summary: &Summary) -> String {
         out.push_str(&format!("Note: {}\n", markdown_inline(n)));
     }
     out
+}
+
+/// Most sections the Markdown names for one takeaway; the rest are counted ("and N more").
+/// The JSON lists them all.
+pub const MARKDOWN_MAX_SECTIONS: usize = 4;
+
+/// The labels of the first [`MARKDOWN_MAX_SECTIONS`] sections, `; `-separated, then "and N
+/// more" for the others (a takeaway of a huge writeup can have thousands).
+fn sections_line(sections: &[Vec<String>]) -> String {
+    let shown: Vec<String> = sections
+        .iter()
+        .take(MARKDOWN_MAX_SECTIONS)
+        .map(|p| markdown_inline(&label(p)))
+        .collect();
+    let mut line = shown.join("; ");
+    if sections.len() > MARKDOWN_MAX_SECTIONS {
+        line.push_str(&format!(
+            "; and {} more",
+            sections.len() - MARKDOWN_MAX_SECTIONS
+        ));
+    }
+    line
 }
 
 /// The JSON document (schema version [`JSON_SCHEMA_VERSION`]).
@@ -172,4 +189,20 @@ pub fn json(summary: &Summary) -> String {
     let mut s = serde_json::to_string_pretty(&doc).expect("plain data always serializes");
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_line_names_four_and_counts_the_rest() {
+        let paths: Vec<Vec<String>> = (1..=7).map(|i| vec![format!("Talk {i}")]).collect();
+        assert_eq!(sections_line(&paths[..4]), "Talk 1; Talk 2; Talk 3; Talk 4");
+        assert_eq!(
+            sections_line(&paths),
+            "Talk 1; Talk 2; Talk 3; Talk 4; and 3 more"
+        );
+        assert_eq!(sections_line(&[vec![]]), "(intro)");
+    }
 }
