@@ -6,6 +6,9 @@
 //! `<think>` blocks are stripped, the answer is validated, an invalid one gets one retry that
 //! says what was wrong, then a clear error quoting the start of the raw answer.
 
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -286,6 +289,9 @@ pub async fn extract_chunk(
     let messages = prompts.extract_messages(&vars)?;
     let (answer, responses) =
         call_json::<ExtractAnswer, _>(llm, call, messages, check_answer).await?;
+    // Content words of the chunk and of its parts, computed once for all its takeaways.
+    let chunk_words = content_tokens(text);
+    let part_words: OnceCell<Vec<BTreeSet<String>>> = OnceCell::new();
     let candidates = answer
         .takeaways
         .into_iter()
@@ -299,7 +305,7 @@ pub async fn extract_chunk(
             t
         })
         .filter(|t| t.headline.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
-        .filter(|t| !is_off_text(&t.headline, names, text))
+        .filter(|t| !off_text(&t.headline, names, &chunk_words))
         .filter(|t| !instructions.iter().any(|l| echoes(&t.headline, l)))
         .take(MAX_TAKEAWAYS_PER_CHUNK)
         .enumerate()
@@ -307,13 +313,23 @@ pub async fn extract_chunk(
             let found = find_quote(text, &t.quote);
             let heading_path = match found {
                 Some(offset) => chunk.heading_path_at(chunk.range.start + offset).to_vec(),
-                None => best_part(body, chunk, &format!("{} {}", t.headline, t.detail)),
+                None => best_part(
+                    chunk,
+                    part_words.get_or_init(|| {
+                        chunk
+                            .parts
+                            .iter()
+                            .map(|p| content_tokens(&body[p.range.clone()]))
+                            .collect()
+                    }),
+                    &format!("{} {}", t.headline, t.detail),
+                ),
             };
             Candidate {
                 chunk: chunk.index,
                 ordinal: first_ordinal + i,
                 // A detail that is debris or echoes the prompt is dropped; the headline stays.
-                detail: if is_off_text(&t.detail, names, text) {
+                detail: if off_text(&t.detail, names, &chunk_words) {
                     String::new()
                 } else {
                     t.detail
@@ -331,12 +347,12 @@ pub async fn extract_chunk(
 
 /// Heading path of the chunk part whose text shares the most content words with `text` (the
 /// first part on a tie): where a takeaway without a found quote most likely comes from.
-fn best_part(body: &str, chunk: &Chunk, text: &str) -> Vec<String> {
+/// `part_words` are the content words of each part, in order.
+fn best_part(chunk: &Chunk, part_words: &[BTreeSet<String>], text: &str) -> Vec<String> {
     let words = content_tokens(text);
     let mut best = (0usize, &chunk.parts[0]);
-    for part in &chunk.parts {
-        let part_words = content_tokens(&body[part.range.clone()]);
-        let shared = words.intersection(&part_words).count();
+    for (part, part_words) in chunk.parts.iter().zip(part_words) {
+        let shared = words.intersection(part_words).count();
         if shared > best.0 {
             best = (shared, part);
         }
@@ -374,6 +390,11 @@ fn restates(headline: &str, title: &str) -> bool {
 /// (`title` may hold several lines: the title block of a plain-text writeup), or fewer than half of its content words occur in the chunk (small models echo the prompt's
 /// own words, e.g. "A highlight from the writeup"). Such candidates are dropped before ranking.
 pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
+    off_text(headline, title, &content_tokens(chunk_text))
+}
+
+/// [`is_off_text`] with the chunk's content words computed once for all its takeaways.
+fn off_text(headline: &str, title: &str, chunk_words: &BTreeSet<String>) -> bool {
     // A headline ending in a colon is a lead-in ("The three key takeaways are:"), not a point.
     if restates(headline, title) || is_broken(headline) || headline.trim_end().ends_with(':') {
         return true;
@@ -382,8 +403,7 @@ pub fn is_off_text(headline: &str, title: &str, chunk_text: &str) -> bool {
     if words.is_empty() {
         return true;
     }
-    let chunk = content_tokens(chunk_text);
-    let present = words.iter().filter(|w| chunk.contains(*w)).count();
+    let present = words.iter().filter(|w| chunk_words.contains(*w)).count();
     present * 2 < words.len()
 }
 
@@ -406,21 +426,28 @@ fn shorten_cut(headline: &str, max: usize) -> String {
 /// Byte offset in `text` where `quote` starts, comparing case-folded letters and digits only
 /// (punctuation, quotes and white space are skipped on both sides). `None` for quotes with fewer
 /// than 8 letters or digits: too short to ground anything.
+///
+/// Both sides are folded once and searched with `str::find` (linear in the text, where
+/// comparing the quote at every position of the text was text × quote).
 pub fn find_quote(text: &str, quote: &str) -> Option<usize> {
-    let fold = |s: &str| -> Vec<(usize, char)> {
-        s.char_indices()
-            .filter(|(_, c)| c.is_alphanumeric())
-            .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
-            .collect()
-    };
-    let hay = fold(text);
-    let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
-    if needle.len() < 8 || needle.len() > hay.len() {
+    // The folded text, and for each of its bytes the offset in `text` of the char it came from.
+    let mut hay = String::with_capacity(text.len());
+    let mut origin: Vec<usize> = Vec::with_capacity(text.len());
+    for (i, c) in text.char_indices().filter(|(_, c)| c.is_alphanumeric()) {
+        for l in c.to_lowercase() {
+            hay.push(l);
+            origin.extend(std::iter::repeat_n(i, l.len_utf8()));
+        }
+    }
+    let needle: String = quote
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if needle.chars().count() < 8 {
         return None;
     }
-    hay.windows(needle.len())
-        .find(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))
-        .map(|w| w[0].0)
+    hay.find(&needle).map(|at| origin[at])
 }
 
 #[cfg(test)]
@@ -471,6 +498,37 @@ mod tests {
         );
         assert_eq!(find_quote(text, "platform teams are dead"), None);
         assert_eq!(find_quote(text, "we"), None);
+    }
+
+    /// The search as it was: the quote compared at every position of the text.
+    fn find_quote_at_every_position(text: &str, quote: &str) -> Option<usize> {
+        let fold = |s: &str| -> Vec<(usize, char)> {
+            s.char_indices()
+                .filter(|(_, c)| c.is_alphanumeric())
+                .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
+                .collect()
+        };
+        let hay = fold(text);
+        let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
+        if needle.len() < 8 || needle.len() > hay.len() {
+            return None;
+        }
+        hay.windows(needle.len())
+            .find(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))
+            .map(|w| w[0].0)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quote_search_finds_what_the_old_one_found(
+            text in "[aAbİ ,.é\u{307}-]{0,40}",
+            quote in "[aAbİ ,.é\u{307}]{0,14}",
+        ) {
+            proptest::prop_assert_eq!(
+                find_quote(&text, &quote),
+                find_quote_at_every_position(&text, &quote)
+            );
+        }
     }
 
     #[test]
