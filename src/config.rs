@@ -516,6 +516,35 @@ pub fn resolve(
     })
 }
 
+/// The servers part of the model client's configuration ([`crate::llm::LlmConfig`]): the hosts,
+/// their API, the requests each takes at once, and the API key read from the variable
+/// `api_key_env` names.
+///
+/// Errors: `api_key_env` names a variable that is not set ([`ConfigError::BadEnv`]).
+pub fn servers(
+    resolved: &Resolved,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::llm::LlmConfig, ConfigError> {
+    let api_key = match &resolved.api_key_env.value {
+        None => None,
+        Some(var) => Some(env(var).ok_or_else(|| ConfigError::MissingKey {
+            var: var.clone(),
+            origin: resolved.api_key_env.origin.to_string(),
+        })?),
+    };
+    Ok(crate::llm::LlmConfig {
+        host: resolved.host.value.clone(),
+        more_hosts: resolved.more_hosts.clone(),
+        api: resolved.api.value.as_deref().map(|a| match a {
+            "openai" => crate::llm::Api::OpenAi,
+            _ => crate::llm::Api::Ollama,
+        }),
+        api_key,
+        parallel: resolved.parallel.value,
+        ..crate::llm::LlmConfig::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,33 +702,4 @@ mod tests {
         assert_eq!(l.file.unwrap().top, Some(5));
         assert_eq!(l.path, Some((present, PathOrigin::Env)));
     }
-}
-
-/// The servers part of the model client's configuration ([`crate::llm::LlmConfig`]): the hosts,
-/// their API, the requests each takes at once, and the API key read from the variable
-/// `api_key_env` names.
-///
-/// Errors: `api_key_env` names a variable that is not set ([`ConfigError::BadEnv`]).
-pub fn servers(
-    resolved: &Resolved,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<crate::llm::LlmConfig, ConfigError> {
-    let api_key = match &resolved.api_key_env.value {
-        None => None,
-        Some(var) => Some(env(var).ok_or_else(|| ConfigError::MissingKey {
-            var: var.clone(),
-            origin: resolved.api_key_env.origin.to_string(),
-        })?),
-    };
-    Ok(crate::llm::LlmConfig {
-        host: resolved.host.value.clone(),
-        more_hosts: resolved.more_hosts.clone(),
-        api: resolved.api.value.as_deref().map(|a| match a {
-            "openai" => crate::llm::Api::OpenAi,
-            _ => crate::llm::Api::Ollama,
-        }),
-        api_key,
-        parallel: resolved.parallel.value,
-        ..crate::llm::LlmConfig::default()
-    })
 }

@@ -7,12 +7,14 @@
 //! Ties break on first appearance in the document, so the order is deterministic. An optional
 //! final model pass may reorder the short list; [`blend_order`] mixes it with the code's order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::text::{content_tokens, same_takeaway};
+use crate::text::content_tokens;
 use crate::types::{Candidate, DropRule, Dropped, Section, Takeaway};
+
+mod similar;
 
 /// What the author stresses, found in the text itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -102,29 +104,89 @@ fn list_item_text(line: &str) -> Option<String> {
     (rest.chars().filter(|c| c.is_alphanumeric()).count() >= 3).then(|| rest.to_string())
 }
 
-/// Merges near-duplicate candidates ([`same_takeaway`] on headlines) into groups, in document
+/// Merges near-duplicate candidates ([`crate::text::same_takeaway`] on headlines) into groups, in document
 /// order: each candidate joins the first group with a similar member, else starts one.
+///
+/// The members are found through an inverted index (`rank::similar`: content tokens,
+/// trigrams), not by comparing with each: O(n log n) for n candidates, each lookup bounded by
+/// `similar::MAX_PER_KEY` texts per key. The groups are those of comparing with every member
+/// of every group (a test checks it on random inputs) unless one token or trigram is in more
+/// than that many headlines, where only its first ones are found through it.
 pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
     let mut sorted: Vec<&Candidate> = candidates.iter().collect();
     sorted.sort_by_key(|c| c.ordinal);
     let mut groups: Vec<Vec<Candidate>> = Vec::new();
+    let headlines: Vec<&str> = sorted.iter().map(|c| c.headline.as_str()).collect();
+    let mut index = similar::Index::new(&headlines);
+    // The group of each indexed headline, and the group of each distinct headline: a copy of
+    // a headline already in the same group would only make the index longer.
+    let mut group_of: Vec<usize> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for c in sorted {
-        match groups
-            .iter_mut()
-            .find(|g| g.iter().any(|m| same_takeaway(&m.headline, &c.headline)))
-        {
-            Some(g) => g.push(c.clone()),
-            None => groups.push(vec![c.clone()]),
+        let p = index.prepare(&c.headline);
+        let found = index.matches(&p).into_iter().map(|id| group_of[id]).min();
+        let g = match found {
+            Some(g) => {
+                groups[g].push(c.clone());
+                g
+            }
+            None => {
+                groups.push(vec![c.clone()]);
+                groups.len() - 1
+            }
+        };
+        if seen.get(c.headline.as_str()) != Some(&g) {
+            seen.insert(&c.headline, g);
+            index.insert(p);
+            group_of.push(g);
         }
     }
     groups
+}
+
+/// [`Emphasis`] indexed for lookups by headline (`rank::similar`), built once per ranking:
+/// [`score`] and [`is_bare_heading`] ask it for every group, and a huge writeup has thousands
+/// of headings.
+pub struct EmphasisIndex {
+    highlights: similar::Index,
+    headings: similar::Index,
+}
+
+impl EmphasisIndex {
+    /// Indexes the highlights and headings of `emphasis`.
+    pub fn new(emphasis: &Emphasis) -> Self {
+        EmphasisIndex {
+            highlights: similar::Index::of(&emphasis.highlights),
+            headings: similar::Index::of(&emphasis.headings),
+        }
+    }
+
+    /// True when a highlight is the same takeaway as `headline` ([`crate::text::same_takeaway`]).
+    fn highlighted(&mut self, headline: &str) -> bool {
+        self.highlights.any(headline)
+    }
+
+    /// True when a heading is the same takeaway as `headline`.
+    fn a_heading(&mut self, headline: &str) -> bool {
+        self.headings.any(headline)
+    }
+}
+
+/// The distinct headlines of a group, in order.
+fn distinct_headlines(group: &[Candidate]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    group
+        .iter()
+        .map(|c| c.headline.as_str())
+        .filter(|h| seen.insert(*h))
+        .collect()
 }
 
 /// True when a group only restates a section heading that names a topic ("The talk", "The first
 /// problem", "Observability": fewer than three content words): every member's headline is the
 /// heading of its own section, and the author does not list it among the highlights. A heading
 /// that states something ("Golden paths beat mandates") is the author's own takeaway.
-pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
+pub fn is_bare_heading(group: &[Candidate], emphasis: &mut EmphasisIndex) -> bool {
     group.iter().all(|c| {
         let Some(heading) = c.heading_path.last() else {
             return false;
@@ -138,12 +200,7 @@ pub fn is_bare_heading(group: &[Candidate], emphasis: &Emphasis) -> bool {
         // as products" under "Golden paths" says more than its heading.
         let h = content_tokens(&c.headline);
         let restates = !h.is_empty() && h.intersection(&words).count() * 5 >= h.len() * 4;
-        topic
-            && restates
-            && !emphasis
-                .highlights
-                .iter()
-                .any(|h| same_takeaway(h, &c.headline))
+        topic && restates && !emphasis.highlighted(&c.headline)
     })
 }
 
@@ -205,23 +262,14 @@ pub mod weights {
 }
 
 /// Score of a merged group in 0..=1: the weighted sum of [`weights`].
-pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
+pub fn score(group: &[Candidate], emphasis: &mut EmphasisIndex) -> f64 {
     let importance = group.iter().map(|c| c.importance).max().unwrap_or(1) as f64 / 5.0;
     let sections: BTreeSet<&Vec<String>> = group.iter().map(|c| &c.heading_path).collect();
     let support = sections.len().min(3) as f64 / 3.0;
-    let stressed = group.iter().any(|c| {
-        emphasis
-            .highlights
-            .iter()
-            .any(|h| same_takeaway(h, &c.headline))
-    });
-    let in_heading_or_summary = group.iter().any(|c| {
-        is_summary_section(&c.heading_path)
-            || emphasis
-                .headings
-                .iter()
-                .any(|h| same_takeaway(h, &c.headline))
-    });
+    let headlines = distinct_headlines(group);
+    let stressed = headlines.iter().any(|h| emphasis.highlighted(h));
+    let in_heading_or_summary = group.iter().any(|c| is_summary_section(&c.heading_path))
+        || headlines.iter().any(|h| emphasis.a_heading(h));
     let emph = if stressed {
         1.0
     } else if in_heading_or_summary {
@@ -239,6 +287,10 @@ pub fn score(group: &[Candidate], emphasis: &Emphasis) -> f64 {
         + weights::EMPHASIS * emph
         + weights::GROUNDED * grounded
 }
+
+/// Most quotes a takeaway keeps (the first distinct ones in document order): a takeaway that
+/// thousands of sections of a huge writeup support would otherwise carry thousands.
+pub const MAX_QUOTES: usize = 10;
 
 /// Merges, scores and orders the candidates; returns the best `top`, ranked from 1.
 ///
@@ -261,6 +313,7 @@ pub struct Ranking {
 
 /// [`rank`], also saying which candidates were dropped and why.
 pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) -> Ranking {
+    let mut emphasis = EmphasisIndex::new(emphasis);
     let mut dropped = Vec::new();
     let drop = |c: &Candidate, rule: DropRule| Dropped {
         rule,
@@ -273,7 +326,7 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
     let candidates: Vec<Candidate> = candidates
         .iter()
         .filter_map(|c| {
-            if !is_bare_heading(std::slice::from_ref(c), emphasis) {
+            if !is_bare_heading(std::slice::from_ref(c), &mut emphasis) {
                 return Some(c.clone());
             }
             if c.quote_found && c.detail.chars().filter(|ch| ch.is_alphanumeric()).count() >= 20 {
@@ -294,9 +347,10 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
                 .iter()
                 .max_by_key(|c| (c.quote_found, c.importance, std::cmp::Reverse(c.ordinal)))
                 .expect("groups are never empty");
+            let mut seen: HashSet<&Vec<String>> = HashSet::new();
             let mut sections: Vec<(usize, Vec<String>)> = Vec::new();
             for c in &group {
-                if !sections.iter().any(|(_, p)| *p == c.heading_path) {
+                if seen.insert(&c.heading_path) {
                     sections.push((c.chunk, c.heading_path.clone()));
                 }
             }
@@ -307,9 +361,13 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
                     .filter(|c| c.ordinal != best.ordinal)
                     .map(|c| drop(c, DropRule::Duplicate)),
             );
+            let mut seen: HashSet<&str> = HashSet::new();
             let mut quotes: Vec<String> = Vec::new();
             for c in group.iter().filter(|c| c.quote_found) {
-                if !quotes.contains(&c.quote) {
+                if quotes.len() == MAX_QUOTES {
+                    break;
+                }
+                if seen.insert(&c.quote) {
                     quotes.push(c.quote.clone());
                 }
             }
@@ -318,7 +376,7 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
                 headline: best.headline.clone(),
                 detail: detail_beyond(&best.headline, &best.detail),
                 importance: best.importance,
-                score: (score(&group, emphasis) * 1000.0).round() / 1000.0,
+                score: (score(&group, &mut emphasis) * 1000.0).round() / 1000.0,
                 sections: sections.into_iter().map(|(_, p)| p).collect(),
                 grounded: !quotes.is_empty(),
                 quotes,
@@ -398,6 +456,7 @@ pub fn check_order(order: &[usize], n: usize) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::same_takeaway;
 
     fn cand(ordinal: usize, chunk: usize, headline: &str, importance: u8, path: &str) -> Candidate {
         Candidate {
@@ -496,5 +555,21 @@ mod tests {
             Some("Kubernetes is boring")
         );
         assert_eq!(list_item_text("Plain text"), None);
+    }
+
+    #[test]
+    fn a_takeaway_of_many_sections_keeps_them_all_and_ten_quotes() {
+        let cs: Vec<Candidate> = (0..30)
+            .map(|i| Candidate {
+                quote: format!("quote number {i}"),
+                quote_found: true,
+                ..cand(i, i, "Small reversible changes win", 3, &format!("S{i}"))
+            })
+            .collect();
+        let r = rank(&cs, &Emphasis::default(), 10);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].sections.len(), 30);
+        assert_eq!(r[0].quotes.len(), MAX_QUOTES);
+        assert_eq!(r[0].quotes[0], "quote number 0");
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::text::sentence;
+use crate::text::{code_span, markdown_inline, sentence};
 use crate::types::{label, MissingSection, Stats, Summary};
 
 /// Output formats of `--format`.
@@ -31,20 +31,25 @@ pub fn render(summary: &Summary, format: Format) -> String {
 /// Markdown: title, source, model and date, then numbered takeaways (bold headline, one
 /// sentence) each with its source sections. A takeaway whose supporting quote was not found in
 /// the text is marked †, with a note at the end.
+///
+/// Every text that comes from the model, the writeup or an error goes through
+/// [`markdown_inline`] (paths and the model name through [`code_span`]): it shows as written,
+/// and nothing in it becomes HTML or Markdown structure.
 pub fn markdown(summary: &Summary) -> String {
-    let mut out = format!("# Key takeaways: {}\n\n", summary.title.trim());
+    let mut out = format!("# Key takeaways: {}\n\n", markdown_inline(&summary.title));
     // The facts about the page on one paragraph, not as a list: the only list of the page is
     // the takeaways (a reader's, or a script's, first list item is takeaway 1).
-    let mut facts = vec![format!("Source: `{}`", summary.source)];
+    let mut facts = vec![format!("Source: {}", code_span(&summary.source))];
     if let Some(a) = &summary.author {
-        facts.push(format!("author: {a}"));
+        facts.push(format!("author: {}", markdown_inline(a)));
     }
     if let Some(w) = &summary.written {
-        facts.push(format!("written: {w}"));
+        facts.push(format!("written: {}", markdown_inline(w)));
     }
     facts.push(format!(
-        "summarized by `{}` on {}",
-        summary.model, summary.generated
+        "summarized by {} on {}",
+        code_span(&summary.model),
+        markdown_inline(&summary.generated)
     ));
     out.push_str(&facts.join(" · "));
     out.push_str("\n\n");
@@ -61,16 +66,23 @@ pub fn markdown(summary: &Summary) -> String {
         let detail = if detail.is_empty() || detail.eq_ignore_ascii_case(&headline) {
             String::new()
         } else {
-            format!(" {detail}")
+            format!(" {}", markdown_inline(&detail))
         };
-        out.push_str(&format!("{}. **{headline}**{detail}{mark}\n", t.rank));
-        let sections: Vec<String> = t.sections.iter().map(|p| label(p)).collect();
-        out.push_str(&format!("   _Sections: {}_\n", sections.join("; ")));
+        out.push_str(&format!(
+            "{}. **{}**{detail}{mark}\n",
+            t.rank,
+            markdown_inline(&headline)
+        ));
+        out.push_str(&format!("   _Sections: {}_\n", sections_line(&t.sections)));
     }
     if !summary.missing_sections.is_empty() {
         out.push_str("\n**Not covered** (the model call failed for these sections):\n\n");
         for m in &summary.missing_sections {
-            out.push_str(&format!("- {}: {}\n", m.section, m.error));
+            out.push_str(&format!(
+                "- {}: {}\n",
+                markdown_inline(&m.section),
+                markdown_inline(&m.error)
+            ));
         }
     }
     if unverified || !summary.notes.is_empty() {
@@ -80,9 +92,31 @@ pub fn markdown(summary: &Summary) -> String {
         out.push_str("† The model's supporting quote was not found in the section text: check it there before relying on it.\n");
     }
     for n in &summary.notes {
-        out.push_str(&format!("Note: {n}\n"));
+        out.push_str(&format!("Note: {}\n", markdown_inline(n)));
     }
     out
+}
+
+/// Most sections the Markdown names for one takeaway; the rest are counted ("and N more").
+/// The JSON lists them all.
+pub const MARKDOWN_MAX_SECTIONS: usize = 4;
+
+/// The labels of the first [`MARKDOWN_MAX_SECTIONS`] sections, `; `-separated, then "and N
+/// more" for the others (a takeaway of a huge writeup can have thousands).
+fn sections_line(sections: &[Vec<String>]) -> String {
+    let shown: Vec<String> = sections
+        .iter()
+        .take(MARKDOWN_MAX_SECTIONS)
+        .map(|p| markdown_inline(&label(p)))
+        .collect();
+    let mut line = shown.join("; ");
+    if sections.len() > MARKDOWN_MAX_SECTIONS {
+        line.push_str(&format!(
+            "; and {} more",
+            sections.len() - MARKDOWN_MAX_SECTIONS
+        ));
+    }
+    line
 }
 
 /// The JSON document (schema version [`JSON_SCHEMA_VERSION`]).
@@ -161,4 +195,20 @@ pub fn json(summary: &Summary) -> String {
     let mut s = serde_json::to_string_pretty(&doc).expect("plain data always serializes");
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_line_names_four_and_counts_the_rest() {
+        let paths: Vec<Vec<String>> = (1..=7).map(|i| vec![format!("Talk {i}")]).collect();
+        assert_eq!(sections_line(&paths[..4]), "Talk 1; Talk 2; Talk 3; Talk 4");
+        assert_eq!(
+            sections_line(&paths),
+            "Talk 1; Talk 2; Talk 3; Talk 4; and 3 more"
+        );
+        assert_eq!(sections_line(&[vec![]]), "(intro)");
+    }
 }

@@ -1,5 +1,5 @@
 //! Text helpers shared by the stages: white space, content words, markup left in model text,
-//! shortening. One rule each, used everywhere (docs/ARCHITECTURE.md, "One place for each rule").
+//! Markdown escaping, shortening. One rule each, used everywhere (docs/ARCHITECTURE.md, "One place for each rule").
 
 use std::collections::BTreeSet;
 
@@ -127,8 +127,9 @@ pub fn same_takeaway(a: &str, b: &str) -> bool {
     strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase()) >= 0.85
 }
 
-/// HTML elements whose tags [`strip_markup`] removes: the inline and block markup models copy
-/// from writeups. Anything else between `<` and `>` is text (`std::vector<int>`, `a < b`).
+/// HTML elements whose tags [`strip_format_tags`] may remove: the inline and block markup
+/// models copy from converted pages. Any other name between `<` and `>` is text
+/// (`std::vector<int>`, `the <main> element`, `<script>`).
 const HTML_TAGS: &[&str] = &[
     "a",
     "b",
@@ -166,23 +167,44 @@ const HTML_TAGS: &[&str] = &[
     "ul",
 ];
 
-/// Length of the HTML tag at the start of `s` (`<em>`, `</p>`, `<img src="x">`), if it is one
-/// of [`HTML_TAGS`]; a tag the grammar cut off at the end of the text (`<img src=`) runs to the
-/// end.
-fn html_tag_len(s: &str) -> Option<usize> {
+/// A tag of [`HTML_TAGS`] at the start of `s` (which starts with `<`).
+struct Tag {
+    /// Its length in bytes; a tag the grammar cut off at the end of the text (`<img src=`) runs
+    /// to the end.
+    len: usize,
+    /// `</x>`.
+    closing: bool,
+    /// It carries attributes (`<img src="x">`, `<a href=…>`), or was cut off inside them.
+    attributes: bool,
+    /// A void element (`<br>`, `<img>`): it wraps nothing.
+    void: bool,
+}
+
+fn html_tag(s: &str) -> Option<Tag> {
     let end = s.find('>');
     let inner = &s[1..end.unwrap_or(s.len())];
+    let closing = inner.starts_with('/');
     let inner = inner.trim_start_matches('/');
     let name: String = inner
         .chars()
         .take_while(char::is_ascii_alphanumeric)
         .collect();
     let rest = &inner[name.len()..];
-    let known = HTML_TAGS.contains(&name.to_ascii_lowercase().as_str());
+    let name = name.to_ascii_lowercase();
+    if !HTML_TAGS.contains(&name.as_str()) {
+        return None;
+    }
+    let void = name == "br" || name == "img";
     match end {
         Some(end) => {
             let well_formed = rest.is_empty() || rest.starts_with([' ', '/']);
-            (well_formed && known).then_some(end + 1)
+            let attributes = !rest.trim_start().trim_end_matches('/').trim().is_empty();
+            well_formed.then_some(Tag {
+                len: end + 1,
+                closing,
+                attributes,
+                void,
+            })
         }
         // Unclosed: only an element name followed by an attribute counts (`<img src=`), never
         // `<b for bold` that is text.
@@ -193,31 +215,227 @@ fn html_tag_len(s: &str) -> Option<usize> {
                 .is_some_and(|(name, _)| {
                     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 });
-            (known && attr).then_some(s.len())
+            attr.then_some(Tag {
+                len: s.len(),
+                closing,
+                attributes: true,
+                void,
+            })
         }
     }
 }
 
-/// Folds white space and removes markup the model copied from the text (HTML tags of
-/// [`HTML_TAGS`], `*`, backticks), which would garble the rendered Markdown. Other `<…>` text is
-/// kept: `std::vector<int>` stays.
-pub fn strip_markup(s: &str) -> String {
+/// True when `c` may stand right after an opening tag that names an element in prose ("the
+/// <p>, <div> and <span> elements"); any other character right after it means the tag wraps
+/// text (`<em>Platform`).
+fn ends_a_mention(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | ')' | ']' | '}')
+}
+
+/// Removes the HTML formatting tags a model copied from a converted page, keeping every word
+/// they wrap: `<em>Platform</em> teams` → `Platform teams`, `<h1>Title</h1>` → `Title`,
+/// `one<br>two` → `one two`, `<img src="x.png">` and a tag the grammar cut off at the end
+/// (`<img src=`) → nothing. Then folds white space ([`fold_space`]).
+///
+/// Only tags of [`HTML_TAGS`] are touched, and only when they are formatting: a tag with
+/// attributes, an opening tag followed directly by the text it wraps, a closing tag directly
+/// after it, a `<br>`/`<img>` touching text on either side. A tag that is the subject of the
+/// text stays (`the <main> element`, `use <br> tags`, `the <p>, <div> and <span> elements`), as
+/// does every other `<…>` (`Vec<String>`, `<script>alert(1)</script>`) and all Markdown
+/// characters (`*`, `` ` ``, `_`): no text of the model is deleted. Making all of it show as
+/// written is the renderer's job ([`markdown_inline`]).
+///
+/// Applying it twice gives the same text as applying it once.
+pub fn strip_format_tags(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    // The character before `rest` in `s` (not in `out`: a removed tag leaves a space there).
+    let mut prev: Option<char> = None;
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
         if c == '<' {
-            if let Some(n) = html_tag_len(rest) {
-                out.push(' ');
-                rest = &rest[n..];
-                continue;
+            if let Some(tag) = html_tag(rest) {
+                let next = rest[tag.len..].chars().next();
+                let before =
+                    prev.is_some_and(|p| !p.is_whitespace() && !matches!(p, '(' | '[' | '{'));
+                let after = next.is_some_and(|n| !ends_a_mention(n));
+                let formatting = tag.attributes
+                    || if tag.void {
+                        before || after
+                    } else if tag.closing {
+                        before
+                    } else {
+                        after
+                    };
+                if formatting {
+                    // A space where the tag was, so words do not run together, but none
+                    // before punctuation or after an opening bracket (`<em>notes</em>.`).
+                    let tight = next.is_some_and(|n| {
+                        matches!(n, ',' | '.' | ';' | ':' | '!' | '?' | ')' | ']' | '}')
+                    }) || out.ends_with(['(', '[', '{']);
+                    if !tight {
+                        out.push(' ');
+                    }
+                    prev = Some('>');
+                    rest = &rest[tag.len..];
+                    continue;
+                }
             }
         }
-        if c != '*' && c != '`' {
-            out.push(c);
-        }
+        out.push(c);
+        prev = Some(c);
         rest = &rest[c.len_utf8()..];
     }
     fold_space(&out)
+}
+
+/// The words of a fragment of the writeup's own Markdown as its reader sees them: emphasis and
+/// code marks, link and image targets, and backslash escapes gone (the inline events of
+/// pulldown-cmark's parser, block boundaries as spaces), then [`strip_format_tags`]. For the
+/// author's text only (a detail, a heading line): the model's text keeps every character and
+/// is escaped by the renderer instead.
+pub fn markdown_words(s: &str) -> String {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    let mut out = String::with_capacity(s.len());
+    for event in Parser::new(s) {
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => {
+                out.push_str(&t);
+            }
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::BlockQuote(_)
+                | TagEnd::CodeBlock
+                | TagEnd::HtmlBlock,
+            ) => out.push(' '),
+            _ => {}
+        }
+    }
+    strip_format_tags(&out)
+}
+
+/// True when the text at the start of `s` (just after a `&`) would make a CommonMark entity or
+/// numeric character reference: `name;`, `#123;`, `#x1F;`.
+fn entity_like(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |from: usize, hex: bool| {
+        let n = b[from..]
+            .iter()
+            .take_while(|c| {
+                if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+            .count();
+        n > 0 && b.get(from + n) == Some(&b';')
+    };
+    match b.first() {
+        Some(b'#') => match b.get(1) {
+            Some(b'x' | b'X') => digits(2, true),
+            _ => digits(1, false),
+        },
+        Some(c) if c.is_ascii_alphabetic() => {
+            let n = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+            b.get(n) == Some(&b';')
+        }
+        _ => false,
+    }
+}
+
+/// Text from the model, the writeup or an error, placed inside a line of Markdown (a heading
+/// after its `#`, a list item after its marker, a table cell, link text, after other text):
+/// white space folded onto one line ([`fold_space`]), and every character a CommonMark/GFM
+/// renderer would read as raw HTML or as inline structure backslash-escaped (CommonMark 0.31,
+/// "Backslash escapes": any ASCII punctuation may be escaped and then shows as itself), so that
+/// the text shows exactly as written and nothing in it becomes a tag, a link or emphasis:
+///
+/// - `\`, `<` (raw HTML, autolinks, comments), `*` and `_` (emphasis), `` ` `` (code spans),
+///   `[` and `]` (links, images, footnotes), `|` (GFM table cells; escaped also outside
+///   tables, where `\|` shows as `|`), `~` (GFM strikethrough), and `&` when it starts an
+///   entity-like run (`&amp;`, `&#39;`: shown as typed, not decoded);
+/// - a final run of `#` after a space (at the end of a heading it would be the closing
+///   sequence and vanish).
+///
+/// Text that begins a line needs [`markdown_paragraph`] instead (`#`, `>`, `-`, `1.` there
+/// start blocks).
+///
+/// Escaping was chosen over putting code-like spans (`Vec<String>`) in backticks: it needs no
+/// guess of where a span starts and ends, works the same inside tables, links and headings,
+/// and shows the model's text exactly as it wrote it (its own backticks included).
+pub fn markdown_inline(s: &str) -> String {
+    markdown_escape(s, false)
+}
+
+/// [`markdown_inline`] for text that begins a line (a paragraph of its own): also escapes what
+/// would start a block there: a leading `#` (heading), `>` (block quote), `-`, `+`, `=` (list
+/// item, thematic break, setext underline), and the `.` or `)` of a leading ordered-list
+/// marker (`1. `).
+pub fn markdown_paragraph(s: &str) -> String {
+    markdown_escape(s, true)
+}
+
+fn markdown_escape(s: &str, line_start: bool) -> String {
+    let one_line = fold_space(s);
+    let mut out = String::with_capacity(one_line.len() + 8);
+    // An ordered-list marker: 1 to 9 digits, then `.` or `)`, then a space or the end.
+    let digits = one_line.bytes().take_while(u8::is_ascii_digit).count();
+    let list_number = line_start
+        && (1..=9).contains(&digits)
+        && one_line[digits..].starts_with(['.', ')'])
+        && matches!(one_line.as_bytes().get(digits + 1), None | Some(b' '));
+    // A closing sequence of a heading: a final run of `#` after a space, or the whole text.
+    let hashes_from = one_line.trim_end_matches('#').len();
+    let closing_hashes = hashes_from < one_line.len()
+        && (hashes_from == 0 || one_line[..hashes_from].ends_with(' '));
+    for (i, c) in one_line.char_indices() {
+        let escape = match c {
+            '\\' | '<' | '*' | '_' | '`' | '[' | ']' | '|' | '~' => true,
+            '&' => entity_like(&one_line[i + 1..]),
+            '#' => (line_start && i == 0) || (closing_hashes && i == hashes_from),
+            '>' | '-' | '+' | '=' => line_start && i == 0,
+            '.' | ')' => list_number && i == digits,
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Markdown code span showing `s` verbatim (a path, a model name): fenced with one more
+/// backtick than the longest run of backticks inside, padded with a space where CommonMark
+/// would otherwise read the fence wrong or strip one (CommonMark 0.31, "Code spans"). Line
+/// breaks become spaces, as a renderer would show them (and a line break would end a table
+/// row).
+pub fn code_span(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = s.starts_with('`')
+        || s.ends_with('`')
+        || (s.starts_with(' ') && s.ends_with(' ') && !s.trim().is_empty());
+    if pad {
+        format!("{fence} {s} {fence}")
+    } else {
+        format!("{fence}{s}{fence}")
+    }
+}
+
+/// [`code_span`] for a GFM table cell: a `|` inside must be written `\|` even in a code span
+/// (GFM 0.29, "Tables": the cell is split before inline parsing; the renderer shows `|`).
+pub fn table_code_span(s: &str) -> String {
+    code_span(s).replace('|', "\\|")
 }
 
 #[cfg(test)]
@@ -225,25 +443,107 @@ mod tests {
     use super::*;
 
     #[test]
-    fn inline_markup_is_removed() {
+    fn formatting_tags_go_and_their_words_stay() {
         assert_eq!(
-            strip_markup("<em>The tooling</em>  **bundling**\n`continues`"),
-            "The tooling bundling continues"
+            strip_format_tags("<em>The tooling</em>  **bundling**\n`continues`"),
+            "The tooling **bundling** `continues`"
         );
         assert_eq!(
-            strip_markup("<h1>The Database as a Value</h1>"),
+            strip_format_tags("<h1>The Database as a Value</h1>"),
             "The Database as a Value"
         );
-        assert_eq!(strip_markup("<img src="), "");
+        assert_eq!(strip_format_tags("<img src="), "");
         assert_eq!(
-            strip_markup("p99 < 200 ms, <b>fast</b>"),
+            strip_format_tags("see <img src=\"a.png\"> here"),
+            "see here"
+        );
+        assert_eq!(
+            strip_format_tags("p99 < 200 ms, <b>fast</b>"),
             "p99 < 200 ms, fast"
         );
+        assert_eq!(strip_format_tags("one<br>two"), "one two");
+        assert_eq!(strip_format_tags("<em>Ngozi Berg</Em>"), "Ngozi Berg");
         assert_eq!(
-            strip_markup("std::vector<int> wins"),
-            "std::vector<int> wins"
+            strip_format_tags("<em>Cut by the grammar"),
+            "Cut by the grammar"
         );
-        assert_eq!(strip_markup("Use <b for bold"), "Use <b for bold");
+    }
+
+    #[test]
+    fn tags_that_are_the_content_stay() {
+        for kept in [
+            "std::vector<int> wins",
+            "Use <b for bold",
+            "Use Vec<String> for the <main> element",
+            "<script>alert(1)</script>",
+            "Use <br> tags sparingly",
+            "The <p>, <div> and <span> elements",
+            "Wrap it in <code> (or <pre>)",
+        ] {
+            assert_eq!(strip_format_tags(kept), kept);
+        }
+    }
+
+    #[test]
+    fn stripping_twice_changes_nothing() {
+        for s in [
+            "x<em></em>y",
+            "<<em>b>x",
+            "<b> </b>x",
+            "a <em>b</em>, <i>c</i>.",
+            "<br><br>",
+        ] {
+            let once = strip_format_tags(s);
+            assert_eq!(strip_format_tags(&once), once, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn markdown_inline_escapes_what_a_renderer_would_read() {
+        assert_eq!(
+            markdown_inline("Use Vec<String> for\nthe <main> element"),
+            "Use Vec\\<String> for the \\<main> element"
+        );
+        assert_eq!(
+            markdown_inline("*a* _b_ `c` [d](e) f|g ~~h~~ \\"),
+            "\\*a\\* \\_b\\_ \\`c\\` \\[d\\](e) f\\|g \\~\\~h\\~\\~ \\\\"
+        );
+        assert_eq!(
+            markdown_inline("AT&T &amp; &#39; &x"),
+            "AT&T \\&amp; \\&#39; &x"
+        );
+        assert_eq!(markdown_inline("# not a heading #"), "# not a heading \\#");
+        assert_eq!(
+            markdown_paragraph("# not a heading #"),
+            "\\# not a heading \\#"
+        );
+        assert_eq!(markdown_inline("C#"), "C#");
+        assert_eq!(markdown_inline("Issue ##"), "Issue \\##");
+        assert_eq!(markdown_inline("Ghent #14"), "Ghent #14");
+        assert_eq!(markdown_paragraph("> quote"), "\\> quote");
+        assert_eq!(markdown_paragraph("- item - x"), "\\- item - x");
+        assert_eq!(markdown_paragraph("2024. A year"), "2024\\. A year");
+        assert_eq!(markdown_inline("2024. A year"), "2024. A year");
+        assert_eq!(markdown_paragraph("1) one"), "1\\) one");
+        assert_eq!(markdown_paragraph("1.5 x faster"), "1.5 x faster");
+        assert_eq!(markdown_paragraph("a > b, c - d"), "a > b, c - d");
+    }
+
+    #[test]
+    fn code_spans_fence_longer_than_any_run() {
+        assert_eq!(code_span("a.md"), "`a.md`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x``"), "``` `x`` ```");
+        assert_eq!(code_span(" a "), "`  a  `");
+        assert_eq!(code_span("a\nb"), "`a b`");
+        assert_eq!(table_code_span("a|b"), "`a\\|b`");
+    }
+
+    #[test]
+    fn shorten_counts_chars_and_the_ellipsis() {
+        assert_eq!(shorten("héllo", 5), "héllo");
+        assert_eq!(shorten("héllo world", 5), "héll…");
+        assert_eq!(shorten("abc", 0), "…");
     }
 
     #[test]
@@ -266,10 +566,19 @@ mod tests {
     }
 
     #[test]
-    fn shorten_counts_chars_and_the_ellipsis() {
-        assert_eq!(shorten("héllo", 5), "héllo");
-        assert_eq!(shorten("héllo world", 5), "héll…");
-        assert_eq!(shorten("abc", 0), "…");
+    fn markdown_words_keep_what_a_reader_sees() {
+        assert_eq!(
+            markdown_words("We **cut** `p99` by [half](https://x.test), see <em>notes</em>."),
+            "We cut p99 by half, see notes."
+        );
+        assert_eq!(
+            markdown_words("## The *platform* team"),
+            "The platform team"
+        );
+        assert_eq!(
+            markdown_words("Use Vec<String> \\*here\\*"),
+            "Use Vec<String> *here*"
+        );
     }
 
     #[test]

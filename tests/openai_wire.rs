@@ -505,7 +505,7 @@ async fn clean_end_without_finish_reason_or_done_is_an_error() {
     .await;
     match call(&base, None, SchemaMode::JsonSchema).await.unwrap_err() {
         LlmError::Stream(msg) => {
-            assert_eq!(msg, "connection closed before the answer was complete")
+            assert_eq!(msg, "connection closed before the answer was complete");
         }
         other => panic!("expected Stream, got {other:?}"),
     }
@@ -791,7 +791,7 @@ async fn other_500_is_http() {
     let (_server, base) = mock(500, "application/json", body, &[]).await;
     match call(&base, None, SchemaMode::JsonSchema).await.unwrap_err() {
         LlmError::Http { status, body, .. } => {
-            assert_eq!((status, body.as_str()), (500, "llama_decode returned -1"))
+            assert_eq!((status, body.as_str()), (500, "llama_decode returned -1"));
         }
         other => panic!("expected Http, got {other:?}"),
     }
@@ -873,7 +873,7 @@ async fn list_models_reads_data_ids_with_the_key() {
         .unwrap_err()
     {
         LlmError::Http { status, body, .. } => {
-            assert_eq!((status, body.as_str()), (401, "Invalid API key"))
+            assert_eq!((status, body.as_str()), (401, "Invalid API key"));
         }
         other => panic!("expected Http, got {other:?}"),
     }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Brief, FileFailure, ReportEntry, INDEX_TOP, JSON_SCHEMA_VERSION, MIN_SUPPORT};
-use crate::text::{content_tokens, fold_space, same_takeaway, shorten, strip_markup};
+use crate::text::{
+    code_span, content_tokens, markdown_inline, markdown_paragraph, same_takeaway, shorten,
+    strip_format_tags, table_code_span,
+};
 
 /// A takeaway that recurs across reports: the mentions of one group, at most one per report.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,10 +22,11 @@ pub struct Recurring {
     pub mentions: Vec<(usize, usize)>,
 }
 
-/// A headline as the digest compares and shows it: [`strip_markup`] (small models copy `<h1>`,
-/// `<em>` and the start of `<img src=` from converted pages).
+/// A headline as the index and the digest compare and show it: [`strip_format_tags`], the
+/// rule `extract` applies to every headline (so a no-op on the headlines of this version's
+/// summaries; kept for records written by other versions). No word of the model is removed.
 pub fn clean_headline(headline: &str) -> String {
-    strip_markup(headline)
+    strip_format_tags(headline)
 }
 
 /// Least number of content words ([`content_tokens`]) a cleaned headline needs to take part
@@ -115,33 +119,8 @@ pub fn link_target(rel: &str) -> String {
     out
 }
 
-/// Model text in Markdown (a heading, a list item, a table cell, link text): on one line, with the characters
-/// that would start markup or raw HTML escaped, so that a headline like `<h1>…` or `[x](y)` shows
-/// as written.
-pub(crate) fn inline(s: &str) -> String {
-    let one_line = fold_space(s);
-    let mut out = String::with_capacity(one_line.len());
-    for c in one_line.chars() {
-        if matches!(c, '\\' | '<' | '>' | '[' | ']' | '*' | '_' | '`' | '|') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Longest failure reason shown in the index.
 const REASON_MAX: usize = 240;
-
-/// A code span for a path (pipes escaped for tables).
-fn code(s: &str) -> String {
-    let s = s.replace('|', "\\|");
-    if s.contains('`') {
-        format!("`` {s} ``")
-    } else {
-        format!("`{s}`")
-    }
-}
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -171,8 +150,9 @@ pub fn index_markdown(
         out.push_str("No report was summarized.\n");
     } else {
         out.push_str(&format!(
-            "{} summarized with `{model}`; what recurs across them is in [the digest]({}).\n\n",
+            "{} summarized with {}; what recurs across them is in [the digest]({}).\n\n",
             plural(reports.len(), "report", "reports"),
+            code_span(model),
             link_target(digest_name)
         ));
         out.push_str("| Report | Date | Source | Top takeaways |\n");
@@ -181,14 +161,16 @@ pub fn index_markdown(
             let top: Vec<String> = top_headlines(e)
                 .iter()
                 .enumerate()
-                .map(|(i, h)| format!("{}. {}", i + 1, inline(h)))
+                .map(|(i, h)| format!("{}. {}", i + 1, markdown_inline(h)))
                 .collect();
             out.push_str(&format!(
                 "| [{}]({}) | {} | {} | {} |\n",
-                inline(&e.title),
+                markdown_inline(&e.title),
                 link_target(&e.output),
-                e.written.as_deref().map_or_else(|| "–".to_string(), inline),
-                code(source),
+                e.written
+                    .as_deref()
+                    .map_or_else(|| "–".to_string(), markdown_inline),
+                table_code_span(source),
                 top.join("<br>")
             ));
         }
@@ -199,8 +181,8 @@ pub fn index_markdown(
         for f in failures {
             out.push_str(&format!(
                 "| {} | {} |\n",
-                code(&f.source),
-                inline(&shorten(&f.reason, REASON_MAX))
+                table_code_span(&f.source),
+                markdown_inline(&shorten(&f.reason, REASON_MAX))
             ));
         }
     }
@@ -238,20 +220,20 @@ pub fn digest_markdown(reports: &[(String, &ReportEntry)], digest: &[Recurring])
         out.push_str(&format!(
             "\n## {}. {} ({} reports)\n\n",
             i + 1,
-            inline(&g.headline),
+            markdown_inline(&g.headline),
             g.mentions.len()
         ));
         if !g.detail.trim().is_empty() {
-            out.push_str(&format!("{}\n\n", inline(&g.detail)));
+            out.push_str(&format!("{}\n\n", markdown_paragraph(&g.detail)));
         }
         for (r, rank) in &g.mentions {
             let (_, e) = &reports[*r];
             let said = &e.takeaways[rank - 1].headline;
             out.push_str(&format!(
                 "- [{}]({}) (#{rank}): {}\n",
-                inline(&e.title),
+                markdown_inline(&e.title),
                 link_target(&e.output),
-                inline(&clean_headline(said))
+                markdown_inline(&clean_headline(said))
             ));
         }
     }

@@ -2,8 +2,9 @@
 
 use std::ffi::OsString;
 
-use super::pages::{clean_headline, inline};
+use super::pages::clean_headline;
 use super::*;
+use crate::text::markdown_inline;
 use crate::text::shorten;
 
 fn src(rel: &str) -> Source {
@@ -66,7 +67,7 @@ fn a_full_name_that_is_taken_gets_a_number() {
 fn links_escape_spaces_and_non_ascii() {
     assert_eq!(link_target("a b/c(1).md"), "a%20b/c%281%29.md");
     assert_eq!(link_target("Zürich.md"), "Z%C3%BCrich.md");
-    assert_eq!(inline("a | b\n[c] <h1>"), "a \\| b \\[c\\] \\<h1\\>");
+    assert_eq!(markdown_inline("a | b\n[c] <h1>"), "a \\| b \\[c\\] \\<h1>");
     assert_eq!(shorten("abcdef", 4), "abc…");
     assert_eq!(shorten("abc", 4), "abc");
 }

@@ -9,7 +9,7 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::text::{fold_space, strip_markup};
+use crate::text::{fold_space, markdown_words};
 
 /// Longest detail in characters; a longer sentence is cut at a word with `…`.
 pub const DETAIL_MAX_CHARS: usize = 280;
@@ -135,7 +135,7 @@ pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (Stri
         }
     }
     let raw = &block_text[from..to.max(from)];
-    let cleaned = strip_markup(&strip_line_marks(raw));
+    let cleaned = markdown_words(&strip_line_marks(raw));
     let lead_in = cleaned.trim_end().ends_with(':');
     (cut(&fold_space(&cleaned), DETAIL_MAX_CHARS), lead_in)
 }

@@ -16,7 +16,7 @@ pub use filters::Checks;
 use crate::language::Language;
 use crate::llm::{LlmError, Options, Reply};
 use crate::prompts::{fence_for, ExtractVars, PromptError, Prompts};
-use crate::text::{content_tokens, fold_space, same_takeaway, strip_markup};
+use crate::text::{content_tokens, fold_space, markdown_words, same_takeaway, strip_format_tags};
 use crate::types::{label, Candidate, Chunk, DropRule, Dropped};
 
 /// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this).
@@ -56,12 +56,8 @@ pub fn prompt_sections(chunk: &Chunk, body: &str) -> Vec<String> {
     for part in &chunk.parts {
         let text = &body[part.range.clone()];
         let own = match (text.split_once('\n'), part.heading_path.last()) {
-            (Some((first, rest)), Some(h))
-                if fold_space(&strip_markup(first)).contains(h.as_str()) =>
-            {
-                rest
-            }
-            (None, Some(h)) if fold_space(&strip_markup(text)).contains(h.as_str()) => "",
+            (Some((first, rest)), Some(h)) if markdown_words(first).contains(h.as_str()) => rest,
+            (None, Some(h)) if markdown_words(text).contains(h.as_str()) => "",
             _ => text,
         };
         let letters = own.chars().filter(|c| c.is_alphanumeric()).count();
@@ -248,7 +244,7 @@ pub async fn extract_chunk(
     for t in answer.takeaways {
         // Clean first, then judge: a headline such as `<img src=…>` is empty once its markup
         // is gone, and must be dropped, not printed as `****`.
-        let headline = shorten_cut(&strip_markup(&t.headline), HEADLINE_MAX_CHARS);
+        let headline = shorten_cut(&strip_format_tags(&t.headline), HEADLINE_MAX_CHARS);
         let quote = fold_space(&t.quote);
         let found = find_quote(text, &quote);
         let (mut detail, lead_in) = match &found {

@@ -335,9 +335,13 @@ fn add_table_headers(body: &str, chunks: &mut [Chunk], budget: Budget) {
     }
     for c in chunks.iter_mut() {
         let start = c.range.start;
-        if let Some((_, header)) = tables
-            .iter()
-            .find(|(t, h)| t.start + h.len() < start && start < t.end)
+        // Tables are in order and do not overlap: only the last one that starts before the
+        // chunk can hold its start (a binary search, not a scan of every table per chunk).
+        let before = tables.partition_point(|(t, _)| t.start < start);
+        if let Some((_, header)) = before
+            .checked_sub(1)
+            .map(|i| &tables[i])
+            .filter(|(t, h)| t.start + h.len() < start && start < t.end)
         {
             let est = c.est_tokens + tokens::estimate(header) + 1;
             if est <= budget.max {
