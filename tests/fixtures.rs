@@ -145,8 +145,9 @@ fn long_section_is_split_within_budget() {
             })
         })
         .collect();
+    // The deep dive alone is longer than the 2,000-token target: it must be cut.
     assert!(
-        deep.len() >= 3,
+        deep.len() >= 2,
         "the long section spans {} chunks",
         deep.len()
     );

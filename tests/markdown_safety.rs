@@ -15,42 +15,57 @@ use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// The stub model's takeaways: (headline, detail), most important first. The same answer for
+/// The stub model's takeaways: (headline, quote), most important first. The same answer for
 /// every chunk, so both reports share all four and the digest shows them; the index shows the
-/// first three headlines.
+/// first three headlines. Each quote is in its own section of [`WRITEUP`], so each takeaway's
+/// detail is the author's sentence there ([`DETAILS`]).
 const TAKEAWAYS: &[(&str, &str)] = &[
     (
         "Use <img> tags with alt text",
-        "Alt text on every <img> helps readers, and so does <br> used sparingly.",
+        "Alt text on every <img> helps readers",
     ),
     (
         "Use Vec<String> for the <main> element",
-        "Someone typed <script>alert(1)</script> into every form_field, with [link](http://x) and pipe | and ~~strike~~.",
+        "Use Vec<String> for the main element",
     ),
-    (
-        "# Not a heading, 1. not a list",
-        "> a quote + plus more, backslash \\ and &amp; and &#39; entities copied from HTML pages.",
-    ),
+    ("# Not a heading, 1. not a list", "A backslash"),
     (
         "<em>Emphasis</em> copied from HTML pages stays",
-        "- dash <b>bold</b> words `Vec<String>` *star* _under_ stay.",
+        "Formatting and emphasis copied from HTML pages",
     ),
 ];
 
-/// The writeup: its text holds the words of the answers (or `extract` drops them as not about
-/// the chunk), and a heading and a title with markup of their own. The title shares few words
-/// with the headlines (a headline that restates the title is dropped).
+/// The author's sentences the takeaways' details are, as a reader must see them.
+const DETAILS: &[&str] = &[
+    "Alt text on every <img> helps readers, and so does <br> used sparingly.",
+    "Use Vec<String> for the main element of every page, with a pipe | and ~~strike~~ in it.",
+    "A backslash \\ and &amp; and &#39; entities copied from HTML pages, # not a heading, 1. not a list.",
+    "Formatting and emphasis copied from HTML pages stay, with <b>bold</b> words `Vec<String>` *star* _under_.",
+];
+
+/// The writeup: four sections, one sentence of [`DETAILS`] each (in its Markdown source form:
+/// escaped where Markdown would read it as structure), and a heading and a title with markup
+/// of their own. The title shares few words with the headlines (a headline that restates the
+/// title is dropped).
 const WRITEUP: &str = "---
 title: \"Field notes: <Option> & the <dialog> element\"
 ---
 
 ## Rust <dialog> types | *globs*
 
-Use Vec<String> for the main element of every page, not a heading, not a list. Someone typed
-<script>alert(1)</script> into every form_field, with a link, a pipe and a strike. A quote, plus
-more: backslash and entities copied from HTML pages. Emphasis copied from HTML pages stays, and
-a dash of bold words with a star and an under stay. Number 1 on the list. Use img tags with
-alt text on every image: it helps readers, and so does br used sparingly.
+Alt text on every <img> helps readers, and so does <br> used sparingly.
+
+## Second part
+
+Use Vec<String> for the main element of every page, with a pipe | and ~~strike~~ in it.
+
+## Third part
+
+A backslash \\\\ and &amp;amp; and &amp;#39; entities copied from HTML pages, # not a heading, 1. not a list.
+
+## Fourth part
+
+Formatting and emphasis copied from HTML pages stay, with <b>bold</b> words \\`Vec<String>\\` \\*star\\* \\_under\\_.
 ";
 
 /// The tags our own pages use; anything else in the HTML came from the text.
@@ -63,9 +78,7 @@ fn extract_answer() -> String {
     let takeaways: Vec<_> = TAKEAWAYS
         .iter()
         .enumerate()
-        .map(|(i, (h, d))| {
-            json!({"headline": h, "detail": d, "importance": 5 - i.min(3), "quote": "Use Vec<String> for the main element"})
-        })
+        .map(|(i, (h, q))| json!({"headline": h, "importance": 5 - i.min(3), "quote": q}))
         .collect();
     json!({ "takeaways": takeaways }).to_string()
 }
@@ -274,7 +287,11 @@ fn hostile_model_text_renders_as_text_in_summary_index_and_digest() {
         .success();
     let read = |p: &Path| std::fs::read_to_string(p).unwrap();
 
-    let all: Vec<&str> = TAKEAWAYS.iter().flat_map(|(h, d)| [*h, *d]).collect();
+    let all: Vec<&str> = TAKEAWAYS
+        .iter()
+        .map(|(h, _)| *h)
+        .chain(DETAILS.iter().copied())
+        .collect();
     let headlines: Vec<&str> = TAKEAWAYS.iter().take(3).map(|(h, _)| *h).collect();
     let mut problems = Vec::new();
     for (summary, title) in [

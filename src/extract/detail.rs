@@ -156,7 +156,12 @@ fn strip_line_marks(s: &str) -> String {
                     }
                 }
             };
-            t.replace(" | ", "; ").trim_end_matches('|').to_string()
+            // A table row's cells read as a list; a `|` in prose is the author's.
+            if l.trim_start().starts_with('|') {
+                t.replace(" | ", "; ").trim_end_matches('|').to_string()
+            } else {
+                t.to_string()
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
