@@ -58,7 +58,7 @@ pub enum Strategy {
     /// `whole` for a body of at most [`AUTO_WHOLE_MAX_TOKENS`] estimated tokens, else `sections`.
     #[default]
     #[value(
-        help = "whole for a writeup that fits one chunk (--chunk-tokens, 600 estimated tokens by default), else sections"
+        help = "whole for a writeup that fits one chunk (--chunk-tokens, 2000 estimated tokens by default), else sections"
     )]
     Auto,
     /// Map-reduce: one call per chunk of sections ([`split::chunks`]), then merge and rank.

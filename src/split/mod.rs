@@ -59,18 +59,20 @@ impl Budget {
 /// Default chunk target in estimated tokens (≈ 400-450 real tokens of English prose, since the
 /// estimate is pessimistic: see [`tokens::estimate`]).
 ///
-/// Chosen by measurement with the stand-in (SmolLM2-135M, `num_ctx` 8192), on the seed writeup
-/// (21.8 kB, 12 headed sections):
+/// Chosen by measurement on the seed writeup (21.8 kB, 12 headed sections, `num_ctx` 8192; the
+/// author's own list of 10 takeaways as reference, scored by `../shared/eval`):
 ///
-/// | target | chunks | takeaways printed | of the author's 10 | prompt_eval_count / estimate | model time |
-/// |---|---|---|---|---|---|
-/// | 1200 | 9 | 6-7 | 3 | 0.84-1.04 | 24-108 s |
-/// | 600 | 17 | 10 | 7 | 1.04 | 106 s |
+/// | model | target | chunks | prompt_eval_count (document estimate 7,997) | recall@10 |
+/// |---|---|---|---|---|
+/// | SmolLM2-135M | 1200 | 9 | 0.84-1.04× | 3 of 10 |
+/// | SmolLM2-135M | 600 | 17 | 1.04× | 7 of 10 |
+/// | Qwen2.5-Coder 1.5B | 2000 | 5 | 6,142 (0.77×) | 10 of 10 (mean best 0.79) |
 ///
-/// Long prompts cost more per token (docs/ARCHITECTURE.md, Ollama fact 11), but a chunk of one section also gives
-/// a small model one topic to talk about: at 1,200 it answered once per chunk and merged
-/// sections away. The fixed prompt overhead (~150 tokens a call) keeps the total prompt within
-/// 1.15× the document's estimate even at 600.
+/// SmolLM2 answered once per call whatever the chunk held, so it needed one section a chunk.
+/// A real instruction-tuned model gives one takeaway per listed section (the prompt asks for
+/// exactly that many, `extract::takeaways_for`), so bigger chunks lose nothing and save the
+/// fixed ~300-token instructions of every call: 5 calls instead of 17 for the seed, near the
+/// cost of one call over the whole writeup (`bench/oneshot.sh`).
 pub const DEFAULT_TARGET_TOKENS: usize = 2000;
 
 /// Share of `num_ctx` kept free in [`Budget::for_context`], in percent.
