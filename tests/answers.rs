@@ -18,20 +18,13 @@ fn ndjson(content: &str) -> String {
 
 async fn server() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/show"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 8192}
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/tags"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    common::mount_metadata(
+        &server,
+        json!({
             "models": [{"name": "tiny:1b", "model": "tiny:1b", "digest": "sha256:abc"}]
-        })))
-        .mount(&server)
-        .await;
+        }),
+    )
+    .await;
     server
 }
 

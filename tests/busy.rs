@@ -63,18 +63,7 @@ impl Respond for Busy {
 /// once ([`Busy`]). Returns the server and its busy and peak counters.
 async fn busy_server(limit: usize) -> (MockServer, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/show"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 8192}
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/tags"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"models": []})))
-        .mount(&server)
-        .await;
+    common::mount_metadata(&server, json!({"models": []})).await;
     let (busy, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     Mock::given(method("POST"))
         .and(path("/api/chat"))

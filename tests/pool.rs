@@ -136,18 +136,7 @@ impl Respond for Chat {
 /// An Ollama host answering after `delay`.
 async fn ollama(delay: Duration) -> (MockServer, Arc<Seen>) {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/show"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 8192}
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/tags"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"models": []})))
-        .mount(&server)
-        .await;
+    common::mount_metadata(&server, json!({"models": []})).await;
     let seen = Arc::new(Seen::default());
     Mock::given(method("POST"))
         .and(path("/api/chat"))

@@ -22,3 +22,22 @@ pub fn closed_port_url() -> String {
     drop(l);
     format!("http://127.0.0.1:{port}")
 }
+
+/// Mounts the metadata endpoints of a stub Ollama on `server`: `/api/show` for a qwen2 model
+/// with an 8192-token context, and `GET /api/tags` answering `tags` (e.g. `{"models": []}`).
+pub async fn mount_metadata(server: &wiremock::MockServer, tags: serde_json::Value) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("POST"))
+        .and(path("/api/show"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 8192}
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tags))
+        .mount(server)
+        .await;
+}
