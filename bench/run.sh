@@ -7,6 +7,11 @@
 #   split        split::chunks (sections + chunks under the default budget) on a ~5 MB generated
 #                Markdown writeup and on the longest corpus file (../shared/corpus, skipped when
 #                absent); median of several runs, in-process (benches/perf.rs, table mode)
+#   20 MB        pipeline::summarize of a generated 20 MB, 11,000-section writeup against a stub
+#                server that answers at once (benches/perf/stub.rs): all of it is time outside
+#                model calls; one run, in-process, wall and CPU time of the pipeline's thread,
+#                with the split and the ranking timed alone (one run each); set
+#                TAKEAWAYS_BENCH_SKIP_HUGE=1 to leave it out
 #   summarize    `takeaways summarize` of the ~15,000-word bench/writeups/harbor-systems-2025.md,
 #                answered from bench/recordings/ (--replay): whole process, median wall time of
 #                5 runs and the largest peak RSS (/usr/bin/time -v)
@@ -82,8 +87,8 @@ import sys
 tsv, words, sum_s, sum_mb, batch_s, batch_mb, summarized = sys.argv[1:]
 rows = {}
 for line in open(tsv):
-    name, size, secs = line.rstrip("\n").split("\t")
-    rows[name] = (size, secs)
+    name, size, secs, *rest = line.rstrip("\n").split("\t")
+    rows[name] = (size, secs, rest[0] if rest else "")
 
 def ok(cond):
     return "met" if cond else "**not met**"
@@ -91,14 +96,24 @@ def ok(cond):
 print("| benchmark | input | result | target | |")
 print("|---|---|---|---|---|")
 for name, label in (("split_generated", "generated Markdown"), ("split_corpus_longest", "springone-2021-notes.md (corpus)")):
-    size, secs = rows.get(name, ("-", "-"))
+    size, secs, _ = rows.get(name, ("-", "-", ""))
     if secs == "-":
         print(f"| split | {label} | skipped (file not found) | ≥ 50 MB/s | |")
         continue
     mbs = int(size) / float(secs) / 1e6
     print(f"| split | {label}, {int(size) / 1e6:.2f} MB | {mbs:.0f} MB/s ({float(secs) * 1e3:.1f} ms) | ≥ 50 MB/s | {ok(mbs >= 50)} |")
+if "pipeline_stub_20mb" in rows:
+    size, secs, cpu = rows["pipeline_stub_20mb"]
+    parts = ", ".join(
+        f"{label} {float(rows[name][1]):.2f} s"
+        for name, label in (("split_20mb", "split"), ("rank_20mb", "ranking"))
+        if name in rows
+    )
+    s = float(secs)
+    cpu_s = f", CPU {float(cpu):.1f} s" if cpu not in ("-", "") else ""
+    print(f"| summarize, stub server, in-process | generated, {int(size) / 1e6:.1f} MB, 11,000 sections | {s:.1f} s{cpu_s} ({parts}) | < 10 s outside model calls | {ok(s < 10)} |")
 if "pipeline_replay_15k_in_process" in rows:
-    size, secs = rows["pipeline_replay_15k_in_process"]
+    size, secs, _ = rows["pipeline_replay_15k_in_process"]
     print(f"| summarize, replay, in-process | {words} words | {float(secs) * 1e3:.1f} ms | | |")
 s, mb = float(sum_s), float(sum_mb)
 print(f"| summarize, replay, whole process | {words} words | {s * 1e3:.0f} ms, peak RSS {mb:.0f} MB | < 100 ms | {ok(s < 0.1)} |")

@@ -8,10 +8,16 @@
 //! - `pipeline_replay_15k`: [`pipeline::summarize`] in replay mode on the ~15,000-word
 //!   `bench/writeups/harbor-systems-2025.md`, answered from `bench/recordings/` (made from the
 //!   stand-in model): split, prompts, replay lookups, parsing, grounding, ranking, final pass.
+//! - `pipeline_stub_20mb`: [`pipeline::summarize`] on a generated 20 MB writeup of 11,000
+//!   sections (the size of issue 10's case), against a local stub server that answers every
+//!   call at once (`perf/stub.rs`): everything it measures is time outside model calls (the
+//!   HTTP round trips on loopback included). One sample: a run takes seconds. Left out with
+//!   `TAKEAWAYS_BENCH_SKIP_HUGE=1`.
 //!
 //! `bench/run.sh` prints the same measurements (plus process-level time and peak RSS for the
 //! pipeline and for `batch`) as one table; it runs this binary with `TAKEAWAYS_BENCH_TABLE=1`,
-//! which skips divan and prints tab-separated medians instead.
+//! which skips divan and prints tab-separated medians instead. `TAKEAWAYS_BENCH_WRITE_HUGE=FILE`
+//! only writes the 20 MB writeup to `FILE`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,10 +25,15 @@ use std::time::{Duration, Instant};
 use divan::counter::BytesCount;
 use divan::Bencher;
 use takeaways::input::{self, BodyFormat, Document};
+use takeaways::language::Language;
 use takeaways::llm::{Llm, LlmConfig};
 use takeaways::pipeline::{self, NoProgress, Settings, Strategy};
 use takeaways::prompts::Prompts;
 use takeaways::split::{self, Budget};
+use takeaways::{extract, rank};
+
+#[path = "perf/stub.rs"]
+mod stub;
 
 /// Size of the generated writeup.
 const GENERATED_BYTES: usize = 5 * 1024 * 1024;
@@ -31,6 +42,12 @@ const WRITEUP_15K: &str = "bench/writeups/harbor-systems-2025.md";
 const RECORDINGS_15K: &str = "bench/recordings/harbor-systems-2025";
 
 fn main() {
+    // `TAKEAWAYS_BENCH_WRITE_HUGE=FILE`: writes the 20 MB writeup there and stops (to run the
+    // release binary on it against a stub, for its peak RSS).
+    if let Some(path) = std::env::var_os("TAKEAWAYS_BENCH_WRITE_HUGE") {
+        std::fs::write(path, huge_writeup()).expect("write the huge writeup");
+        return;
+    }
     if std::env::var_os("TAKEAWAYS_BENCH_TABLE").is_some() {
         table();
         return;
@@ -44,7 +61,16 @@ fn main() {
         eprintln!("note: {RECORDINGS_15K} not found (bench/record.sh makes it); pipeline_replay_15k skipped");
         divan = divan.skip_regex("pipeline_replay_15k");
     }
+    if skip_huge() {
+        eprintln!("note: TAKEAWAYS_BENCH_SKIP_HUGE is set; pipeline_stub_20mb skipped");
+        divan = divan.skip_regex("pipeline_stub_20mb");
+    }
     divan.main();
+}
+
+/// `TAKEAWAYS_BENCH_SKIP_HUGE` is set: the 20 MB case is left out.
+fn skip_huge() -> bool {
+    std::env::var_os("TAKEAWAYS_BENCH_SKIP_HUGE").is_some()
 }
 
 fn root() -> PathBuf {
@@ -244,6 +270,158 @@ pub fn generated_writeup(bytes: usize) -> String {
     out
 }
 
+/// Sections of the huge writeup: issue 10's 20 MB writeup had 11,096.
+const HUGE_SECTIONS: usize = 11_000;
+/// Its size.
+const HUGE_BYTES: usize = 20 * 1024 * 1024;
+
+/// A Markdown writeup of [`HUGE_SECTIONS`] `## Talk N: …` sections and about [`HUGE_BYTES`]
+/// bytes (~1.9 kB a section: paragraphs and lists from the vocabulary of [`generated_writeup`]),
+/// an intro list of highlights and a closing "Key takeaways" list, so that every ranking rule
+/// (highlights, headings, summary sections) has thousands of texts to look at.
+pub fn huge_writeup() -> String {
+    let mut rng = Lcg(0x2000_0000);
+    let mut out = String::from("# A very long conference writeup\n\nWhat stood out:\n\n");
+    for _ in 0..5 {
+        out.push_str(&format!("- {}\n", sentence(&mut rng)));
+    }
+    out.push('\n');
+    for n in 1..=HUGE_SECTIONS {
+        out.push_str(&format!("## Talk {n}: {}\n\n", sentence(&mut rng)));
+        let end = n * HUGE_BYTES / (HUGE_SECTIONS + 1);
+        while out.len() < end {
+            if rng.next().is_multiple_of(4) {
+                for _ in 0..3 {
+                    out.push_str(&format!("- {}\n", sentence(&mut rng)));
+                }
+                out.push('\n');
+            } else {
+                out.push_str(&paragraph(&mut rng));
+                out.push_str("\n\n");
+            }
+        }
+    }
+    out.push_str("## Key takeaways\n\n");
+    for _ in 0..5 {
+        out.push_str(&format!("- {}\n", sentence(&mut rng)));
+    }
+    out
+}
+
+/// The settings of a default `takeaways summarize FILE --model m --num-ctx 8192` (no final
+/// pass: it is off by default).
+fn huge_settings() -> Settings {
+    Settings {
+        final_pass: false,
+        ..settings()
+    }
+}
+
+/// The huge writeup and a client of a stub server ([`stub`]); no answer cache.
+struct Huge {
+    doc: Document,
+    llm: Llm,
+    prompts: Prompts,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Huge {
+    fn new() -> Self {
+        let stub = stub::start();
+        Huge {
+            doc: markdown(huge_writeup()),
+            llm: Llm::new(LlmConfig {
+                host: stub.url,
+                ..LlmConfig::default()
+            })
+            .expect("stub client"),
+            prompts: Prompts::new(None).expect("built-in prompts"),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        }
+    }
+
+    fn run(&self) -> takeaways::types::Summary {
+        self.runtime
+            .block_on(pipeline::summarize(
+                &self.doc,
+                &self.llm,
+                &self.prompts,
+                &huge_settings(),
+                "2025-06-14",
+                &NoProgress,
+            ))
+            .expect("summary from the stub")
+    }
+
+    /// The candidates of the map step, as the pipeline makes them (the same context, the
+    /// chunks in order, numbered in document order), for the ranking alone.
+    fn candidates(&self) -> Vec<takeaways::types::Candidate> {
+        let s = huge_settings();
+        let outline = split::outline(&self.doc);
+        let budget = pipeline::budget(&outline, &self.prompts, &s, 8192).expect("budget");
+        let chunks = pipeline::plan_chunks(&self.doc, &outline, &self.prompts, &s, 8192, budget)
+            .expect("chunks");
+        let written_in = Language::detect(&self.doc.body);
+        let checks = extract::Checks::new(
+            &outline.names(),
+            &extract::instruction_lines(&self.prompts).expect("instructions"),
+        )
+        .with_injections(&extract::filters::injected_passages(&self.doc.body));
+        let headings: Vec<String> = outline
+            .sections
+            .iter()
+            .filter_map(|s| s.heading_path.last().cloned())
+            .collect();
+        let headings = extract::Headings::new(&headings);
+        let ctx = extract::DocContext {
+            title: &outline.title,
+            body: &self.doc.body,
+            checks: &checks,
+            written_in,
+            answer_in: written_in,
+            headings: &headings,
+        };
+        let call = extract::CallSettings {
+            model: s.model.clone(),
+            options: takeaways::llm::Options {
+                num_ctx: 8192,
+                num_predict: s.num_predict as i32,
+                temperature: s.temperature,
+                seed: s.seed,
+                repeat_penalty: Some(s.repeat_penalty),
+            },
+        };
+        let mut out = Vec::new();
+        for chunk in &chunks {
+            let outcome = self
+                .runtime
+                .block_on(extract::extract_chunk(
+                    &self.llm,
+                    &self.prompts,
+                    &call,
+                    ctx,
+                    chunk,
+                    out.len(),
+                ))
+                .map_err(|(e, _)| e)
+                .expect("stub answer");
+            out.extend(outcome.candidates);
+        }
+        out
+    }
+}
+
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn pipeline_stub_20mb(bencher: Bencher) {
+    let huge = Huge::new();
+    bencher
+        .counter(BytesCount::new(huge.doc.body.len()))
+        .bench(|| huge.run().takeaways.len());
+}
+
 #[divan::bench(sample_count = 10)]
 fn split_generated(bencher: Bencher) {
     let doc = markdown(generated_writeup(GENERATED_BYTES));
@@ -349,6 +527,9 @@ fn table() {
     } else {
         println!("split_corpus_longest\t-\t-");
     }
+    if !skip_huge() {
+        huge_table();
+    }
     if Path::new(&root().join(RECORDINGS_15K)).is_dir() {
         let replay = Replay::new();
         let t = median(11, || replay.run());
@@ -358,4 +539,60 @@ fn table() {
             t.as_secs_f64()
         );
     }
+}
+
+/// CPU time of the calling thread so far (user + system, from `/proc/thread-self/stat`, in
+/// clock ticks of 10 ms), or `None` where that file is not there. The pipeline runs on the
+/// bench's thread (a current-thread runtime) and the stub on its own, so this is the time the
+/// run itself spent, whatever else the machine is doing.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Wall time and thread CPU time in seconds (`-` when unknown) of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, String) {
+    let cpu = thread_cpu();
+    let t = Instant::now();
+    let out = f();
+    let wall = t.elapsed();
+    let cpu = match (cpu, thread_cpu()) {
+        (Some(a), Some(b)) => format!("{:.2}", (b - a).as_secs_f64()),
+        _ => "-".to_string(),
+    };
+    (out, wall, cpu)
+}
+
+/// The 20 MB case for the table: the whole run against the stub, then two of its parts alone,
+/// the split and the ranking (of the candidates of a map step against the stub); one run each
+/// (a run takes seconds). Lines: `name bytes wall_s cpu_s note`.
+fn huge_table() {
+    let huge = Huge::new();
+    let bytes = huge.doc.body.len();
+    let (summary, wall, cpu) = timed(|| huge.run());
+    let sections = split::outline(&huge.doc).sections.len();
+    println!(
+        "pipeline_stub_20mb\t{bytes}\t{:.6}\t{cpu}\t{sections} sections, {} chunks, {} calls, {} candidates, {} takeaways",
+        wall.as_secs_f64(),
+        summary.stats.chunks,
+        summary.stats.model_calls,
+        summary.stats.candidates,
+        summary.takeaways.len()
+    );
+    let budget = default_budget(&huge.doc);
+    let (_, wall, cpu) = timed(|| split::chunks(&huge.doc, &split::outline(&huge.doc), budget));
+    println!("split_20mb\t{bytes}\t{:.6}\t{cpu}", wall.as_secs_f64());
+    let candidates = huge.candidates();
+    let outline = split::outline(&huge.doc);
+    let (_, wall, cpu) = timed(|| {
+        let emphasis = rank::emphasis(&huge.doc.body, &outline.sections);
+        rank::rank_report(&candidates, &emphasis, 10)
+    });
+    println!(
+        "rank_20mb\t{bytes}\t{:.6}\t{cpu}\t{} candidates",
+        wall.as_secs_f64(),
+        candidates.len()
+    );
 }

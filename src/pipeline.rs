@@ -321,6 +321,7 @@ pub async fn summarize(
         .iter()
         .filter_map(|s| s.heading_path.last().cloned())
         .collect();
+    let headings = extract::Headings::new(&headings);
     let ctx = extract::DocContext {
         title: &title,
         body: &doc.body,

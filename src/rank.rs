@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::text::content_tokens;
 use crate::types::{Candidate, DropRule, Dropped, Section, Takeaway};
 
-mod similar;
+pub(crate) mod similar;
 
 /// What the author stresses, found in the text itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -26,53 +26,79 @@ pub const DETAIL_MAX_CHARS: usize = 280;
 /// pipeline" for "… Her team had mandated one deployment pipeline"), and the grammar cuts a
 /// quote at its length cap.
 pub fn find_quote(text: &str, quote: &str) -> Option<std::ops::Range<usize>> {
-    let fold = |s: &str| -> Vec<(usize, char)> {
-        s.char_indices()
-            .filter(|(_, c)| c.is_alphanumeric())
-            .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
-            .collect()
-    };
-    let hay = fold(text);
-    let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
-    if needle.len() < 8 || hay.is_empty() {
-        return None;
-    }
-    let range_of = |i: usize, n: usize| -> std::ops::Range<usize> {
-        let (last, c) = hay[i + n - 1];
-        let end = last
-            + text[last..]
-                .chars()
-                .next()
-                .map_or(c.len_utf8(), char::len_utf8);
-        hay[i].0..end
-    };
-    // A whole match first (the common case, and cheap).
-    if let Some(i) = (0..=hay.len().saturating_sub(needle.len())).find(|&i| {
-        hay.len() >= needle.len()
-            && hay[i..i + needle.len()]
-                .iter()
-                .map(|(_, c)| *c)
-                .eq(needle.iter().copied())
-    }) {
-        return Some(range_of(i, needle.len()));
-    }
-    // Else the longest run of the quote found in the text (dynamic programming over the
-    // folded letters: a quote is at most a few dozen letters, so this is cheap).
-    let mut prev = vec![0usize; needle.len() + 1];
-    let mut cur = vec![0usize; needle.len() + 1];
-    let (mut best_len, mut best_end) = (0usize, 0usize);
-    for (i, (_, h)) in hay.iter().enumerate() {
-        for (j, c) in needle.iter().enumerate() {
-            cur[j + 1] = if h == c { prev[j] + 1 } else { 0 };
-            if cur[j + 1] > best_len {
-                best_len = cur[j + 1];
-                best_end = i + 1;
-            }
+    Folded::new(text).find(quote)
+}
+
+/// The letters and digits of `s`, case-folded, each with the byte offset of the character it
+/// comes from.
+fn fold(s: &str) -> Vec<(usize, char)> {
+    s.char_indices()
+        .filter(|(_, c)| c.is_alphanumeric())
+        .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
+        .collect()
+}
+
+/// A text folded once for [`find_quote`]: a chunk is searched for every quote and headline of
+/// its answer, and folding it was most of the cost of a search.
+#[derive(Debug, Clone)]
+pub struct Folded<'a> {
+    text: &'a str,
+    hay: Vec<(usize, char)>,
+}
+
+impl<'a> Folded<'a> {
+    /// Folds `text`.
+    pub fn new(text: &'a str) -> Self {
+        Folded {
+            text,
+            hay: fold(text),
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    (best_len >= 20 && best_len * 100 >= needle.len() * PREFIX_MATCH_PERCENT)
-        .then(|| range_of(best_end - best_len, best_len))
+
+    /// [`find_quote`] of `quote` in the folded text.
+    pub fn find(&self, quote: &str) -> Option<std::ops::Range<usize>> {
+        let (text, hay) = (self.text, &self.hay);
+        let needle: Vec<char> = fold(quote).into_iter().map(|(_, c)| c).collect();
+        if needle.len() < 8 || hay.is_empty() {
+            return None;
+        }
+        let range_of = |i: usize, n: usize| -> std::ops::Range<usize> {
+            let (last, c) = hay[i + n - 1];
+            let end = last
+                + text[last..]
+                    .chars()
+                    .next()
+                    .map_or(c.len_utf8(), char::len_utf8);
+            hay[i].0..end
+        };
+        // A whole match first (the common case, and cheap).
+        if let Some(i) = (0..=hay.len().saturating_sub(needle.len())).find(|&i| {
+            hay.len() >= needle.len()
+                && hay[i..i + needle.len()]
+                    .iter()
+                    .map(|(_, c)| *c)
+                    .eq(needle.iter().copied())
+        }) {
+            return Some(range_of(i, needle.len()));
+        }
+        // Else the longest run of the quote found in the text (dynamic programming over the
+        // folded letters: a quote is at most a few dozen letters, so this is cheap).
+        let mut prev = vec![0usize; needle.len() + 1];
+        let mut cur = vec![0usize; needle.len() + 1];
+        let (mut best_len, mut best_end) = (0usize, 0usize);
+        for (i, (_, h)) in hay.iter().enumerate() {
+            for (j, c) in needle.iter().enumerate() {
+                cur[j + 1] = if h == c { prev[j] + 1 } else { 0 };
+                if cur[j + 1] > best_len {
+                    best_len = cur[j + 1];
+                    best_end = i + 1;
+                }
+            }
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        (best_len >= 20 && best_len * 100 >= needle.len() * PREFIX_MATCH_PERCENT)
+            .then(|| range_of(best_end - best_len, best_len))
+    }
 }
 
 /// Share of a quote's letters and digits, in percent, that a prefix found in the text must hold

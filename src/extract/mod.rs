@@ -123,8 +123,70 @@ pub struct DocContext<'a> {
     /// The language the takeaways are asked in (the writeup's, unless `--language` says
     /// otherwise).
     pub answer_in: Language,
-    /// Every section's own heading (the last of its heading path), for [`misattributed`].
-    pub headings: &'a [String],
+    /// Every section's own heading (the last of its heading path), indexed, for
+    /// [`Headings::misattributed`] and [`Headings::restated`].
+    pub headings: &'a Headings,
+}
+
+/// Every section's own heading (the last of its heading path), indexed for lookups by
+/// headline (`rank::similar`), built once per document: every candidate of every chunk asks
+/// whether it restates a heading, and a huge writeup has thousands (issue 10: comparing each
+/// candidate with each heading was most of a 20 MB run).
+///
+/// The answers are those of comparing with each heading ([`misattributed`],
+/// [`same_takeaway`]) unless one content token or trigram is in more headings than the index
+/// lists under a key (`rank::similar::MAX_PER_KEY`, `MAX_PER_TRIGRAM`): a lookup then costs a
+/// bounded time, and a heading that shares only such common keys with a headline is not found.
+#[derive(Debug)]
+pub struct Headings {
+    /// The distinct headings, in order of first appearance: the index numbers them.
+    texts: Vec<String>,
+    /// Lookups need scratch space: one at a time (the chunks of a run share this).
+    index: std::sync::Mutex<crate::rank::similar::Index>,
+}
+
+impl Headings {
+    /// Indexes `headings` (repeats are indexed once).
+    pub fn new(headings: &[String]) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let texts: Vec<String> = headings
+            .iter()
+            .filter(|h| seen.insert(h.as_str()))
+            .cloned()
+            .collect();
+        let index = crate::rank::similar::Index::of(&texts);
+        Headings {
+            texts,
+            index: std::sync::Mutex::new(index),
+        }
+    }
+
+    /// True when a heading is the same takeaway as `headline` ([`same_takeaway`]).
+    pub fn restated(&self, headline: &str) -> bool {
+        self.lock().any(headline)
+    }
+
+    /// [`misattributed`] against these headings.
+    pub fn misattributed(&self, headline: &str, quote_section: &[String]) -> bool {
+        let own = quote_section.last();
+        let other = {
+            let mut index = self.lock();
+            let q = index.prepare(headline);
+            index
+                .matches(&q)
+                .into_iter()
+                .any(|id| Some(&self.texts[id]) != own)
+        };
+        other && !own.is_some_and(|h| same_takeaway(h, headline))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::rank::similar::Index> {
+        // Poisoned only by a panic in a lookup, which ends this document's run anyway (each
+        // document has its own headings).
+        self.index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// True when `headline` restates the heading of a section other than `quote_section`, the
@@ -240,18 +302,19 @@ pub async fn extract_chunk(
         ..ChunkOutcome::default()
     };
     let chunk_words = content_tokens(text);
+    let folded = detail::Folded::new(text);
     let labels = chunk.section_labels().join("; ");
     for t in answer.takeaways {
         // Clean first, then judge: a headline such as `<img src=…>` is empty once its markup
         // is gone, and must be dropped, not printed as `****`.
         let headline = shorten_cut(&strip_format_tags(&t.headline), HEADLINE_MAX_CHARS);
         let mut quote = fold_space(&t.quote);
-        let mut found = find_quote(text, &quote);
+        let mut found = folded.find(&quote);
         // A headline copied from the text (an intro list item, a heading that states its
         // point) is grounded by itself, whatever its quote says.
         // Not a heading restated: its line grounds nothing.
-        if found.is_none() && !doc.headings.iter().any(|h| same_takeaway(h, &headline)) {
-            if let Some(r) = find_quote(text, headline.trim_end_matches('…')) {
+        if found.is_none() && !doc.headings.restated(&headline) {
+            if let Some(r) = folded.find(headline.trim_end_matches('…')) {
                 quote = text[r.clone()].to_string();
                 found = Some(r);
             }
@@ -286,9 +349,7 @@ pub async fn extract_chunk(
         if doc.checks.follows_injection(&headline, &quote) {
             rule = Some(DropRule::Injection);
         }
-        if rule.is_none()
-            && found.is_some()
-            && misattributed(&headline, &heading_path, doc.headings)
+        if rule.is_none() && found.is_some() && doc.headings.misattributed(&headline, &heading_path)
         {
             rule = Some(DropRule::OffText);
         }
@@ -406,6 +467,45 @@ mod tests {
             table_header: None,
         };
         assert_eq!(prompt_sections(&chunk, body), ["Cloud backstage"]);
+    }
+
+    #[test]
+    fn indexed_headings_answer_as_comparing_with_each() {
+        let headings: Vec<String> = [
+            "Golden paths beat mandates",
+            "Observability",
+            "The keynote",
+            "Kubernetes",
+            "Golden paths beat mandates",
+            "Wasm is a hot topic",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let indexed = Headings::new(&headings);
+        for headline in [
+            "Golden paths beat mandates",
+            "Golden paths beat the mandates",
+            "Kubernetis",
+            "Wasm is a hot topic",
+            "Nothing like any heading",
+            "the",
+        ] {
+            assert_eq!(
+                indexed.restated(headline),
+                headings.iter().any(|h| same_takeaway(h, headline)),
+                "{headline}"
+            );
+            for own in [&[][..], &["Golden paths beat mandates".to_string()][..]] {
+                for path in [own, &["Wasm is a hot topic".to_string()][..]] {
+                    assert_eq!(
+                        indexed.misattributed(headline, path),
+                        misattributed(headline, path, &headings),
+                        "{headline} in {path:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
