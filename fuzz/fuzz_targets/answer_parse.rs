@@ -8,6 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use takeaways::extract::detail::sentence_around;
 use takeaways::extract::{find_quote, parse_answer, ExtractAnswer};
 use takeaways::llm::read_ndjson;
 
@@ -19,8 +20,13 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest);
     if let Ok(answer) = parse_answer::<ExtractAnswer>(&text) {
         for t in &answer.takeaways {
-            if let Some(at) = find_quote(&text, &t.quote) {
-                assert!(text.is_char_boundary(at), "quote at {at}: not a char boundary");
+            if let Some(r) = find_quote(&text, &t.quote) {
+                assert!(
+                    text.is_char_boundary(r.start) && text.is_char_boundary(r.end),
+                    "quote at {r:?}: not on char boundaries"
+                );
+                // The author's sentence around it: any text, never a panic.
+                let _ = sentence_around(&text, r);
             }
         }
     }
@@ -32,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
     // Quote finding over arbitrary text: split the text in two at the cut.
     let mid = (usize::from(*cut) * text.len() / 256).min(text.len());
     let mid = (0..=mid).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-    if let Some(at) = find_quote(&text[..mid], &text[mid..]) {
-        assert!(text[..mid].is_char_boundary(at));
+    if let Some(r) = find_quote(&text[..mid], &text[mid..]) {
+        let hay = &text[..mid];
+        assert!(hay.is_char_boundary(r.start) && hay.is_char_boundary(r.end) && r.end <= hay.len());
+        let _ = sentence_around(hay, r);
     }
 });
