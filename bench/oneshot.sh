@@ -9,6 +9,7 @@
 #   bench/oneshot.sh [FILE]                 # default: ../shared/seed/kubecon-eu-2024-key-takeaways.txt
 #   MODEL=qwen2.5-coder:0.5b bench/oneshot.sh FILE
 #   EXTRA="--parallel 2" bench/oneshot.sh   # more flags for takeaways
+#   KEEP=DIR bench/oneshot.sh               # keep both answers and the tool's stats in DIR
 #
 # Run it on an idle machine (no build, no other model client): both runs share the CPU with
 # nothing else, or the comparison means little. Not a test: nothing is asserted.
@@ -24,7 +25,7 @@ export TAKEAWAYS_CONFIG=/nonexistent/takeaways-config.toml
 cargo build --release --quiet --bin takeaways
 bin="$root/target/release/takeaways"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] && cp "$work"/tool.* "$work"/one.* "$KEEP"/; rm -rf "$work"' EXIT
 
 # The author's own list: the numbered items before the first heading-like line after them.
 python3 - "$file" "$work/reference.md" <<'PY'
@@ -50,7 +51,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as f:
     for t in d["takeaways"]:
-        f.write(f"{t[\"rank\"]}. **{t[\"headline\"]}** {t[\"detail\"]}\n")
+        f.write("{}. **{}** {}\n".format(t["rank"], t["headline"], t["detail"]))
 ' "$work/tool.json" "$work/tool.md"
 
 python3 "$shared/tools/oneshot.py" "$file" --model "$model" --host "$host" --num-ctx 8192 \
