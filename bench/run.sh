@@ -68,8 +68,8 @@ read -r sum_s sum_mb <<<"$res"
 
 # 200 reports: copies of the fixture writeups that have a recorded batch run (identical content
 # gives identical requests, so the copies replay), 20 per folder.
-good=(cloud-expo-crlf.txt datastore-days-long.md devconf-markdown.md meetup-cp1252.md ops-meetup.html
-  platform-summit-plain.txt rustconf-mini.md)
+good=(cloud-expo-crlf.txt datastore-days-long.md datentage-hamburg-de.md devconf-markdown.md meetup-cp1252.md ops-meetup.html
+  platform-summit-plain.txt rustconf-mini.md injected-notes.md)
 for i in $(seq 0 199); do
   f="${good[$((i % ${#good[@]}))]}"
   d="$work/reports/team-$((i / 20))"
@@ -77,7 +77,7 @@ for i in $(seq 0 199); do
   cp "fixtures/writeups/$f" "$d/$(printf %03d "$i")-$f"
 done
 res=$(BEFORE_EACH='rm -rf "$work/out"' measure 3 \
-  "$bin" batch "$work/reports" -o "$work/out" --replay fixtures/batch/recordings --model smollm2:135m \
+  "$bin" batch "$work/reports" -o "$work/out" --replay fixtures/batch/recordings --model qwen2.5-coder:0.5b \
   --num-ctx 8192 --strategy sections --quiet)
 read -r batch_s batch_mb <<<"$res"
 summarized=$(find "$work/out" -name '*.md' ! -name index.md ! -name digest.md | wc -l)
