@@ -14,7 +14,10 @@ use serde::Serialize;
 use crate::text::content_tokens;
 use crate::types::{Candidate, DropRule, Dropped, Section, Takeaway};
 
-pub(crate) mod similar;
+use crate::text::similar;
+
+#[cfg(test)]
+mod props;
 
 /// What the author stresses, found in the text itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -107,7 +110,7 @@ fn list_item_text(line: &str) -> Option<String> {
 /// Merges near-duplicate candidates ([`crate::text::same_takeaway`] on headlines) into groups, in document
 /// order: each candidate joins the first group with a similar member, else starts one.
 ///
-/// The members are found through an inverted index (`rank::similar`: content tokens,
+/// The members are found through an inverted index (`text::similar`: content tokens,
 /// trigrams), not by comparing with each: O(n log n) for n candidates, each lookup bounded by
 /// `similar::MAX_PER_KEY` texts per key. The groups are those of comparing with every member
 /// of every group (a test checks it on random inputs) unless one token or trigram is in more
@@ -144,7 +147,7 @@ pub fn merge(candidates: &[Candidate]) -> Vec<Vec<Candidate>> {
     groups
 }
 
-/// [`Emphasis`] indexed for lookups by headline (`rank::similar`), built once per ranking:
+/// [`Emphasis`] indexed for lookups by headline (`text::similar`), built once per ranking:
 /// [`score`] and [`is_bare_heading`] ask it for every group, and a huge writeup has thousands
 /// of headings.
 pub struct EmphasisIndex {

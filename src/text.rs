@@ -438,5 +438,7 @@ pub fn table_code_span(s: &str) -> String {
     code_span(s).replace('|', "\\|")
 }
 
+pub(crate) mod similar;
+
 #[cfg(test)]
 mod tests;

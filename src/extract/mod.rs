@@ -129,20 +129,20 @@ pub struct DocContext<'a> {
 }
 
 /// Every section's own heading (the last of its heading path), indexed for lookups by
-/// headline (`rank::similar`), built once per document: every candidate of every chunk asks
+/// headline (`text::similar`), built once per document: every candidate of every chunk asks
 /// whether it restates a heading, and a huge writeup has thousands (issue 10: comparing each
 /// candidate with each heading was most of a 20 MB run).
 ///
 /// The answers are those of comparing with each heading ([`misattributed`],
 /// [`same_takeaway`]) unless one content token or trigram is in more headings than the index
-/// lists under a key (`rank::similar::MAX_PER_KEY`, `MAX_PER_TRIGRAM`): a lookup then costs a
+/// lists under a key (`text::similar::MAX_PER_KEY`, `MAX_PER_TRIGRAM`): a lookup then costs a
 /// bounded time, and a heading that shares only such common keys with a headline is not found.
 #[derive(Debug)]
 pub struct Headings {
     /// The distinct headings, in order of first appearance: the index numbers them.
     texts: Vec<String>,
     /// Lookups need scratch space: one at a time (the chunks of a run share this).
-    index: std::sync::Mutex<crate::rank::similar::Index>,
+    index: std::sync::Mutex<crate::text::similar::Index>,
 }
 
 impl Headings {
@@ -154,7 +154,7 @@ impl Headings {
             .filter(|h| seen.insert(h.as_str()))
             .cloned()
             .collect();
-        let index = crate::rank::similar::Index::of(&texts);
+        let index = crate::text::similar::Index::of(&texts);
         Headings {
             texts,
             index: std::sync::Mutex::new(index),
@@ -180,7 +180,7 @@ impl Headings {
         other && !own.is_some_and(|h| same_takeaway(h, headline))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, crate::rank::similar::Index> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::text::similar::Index> {
         // Poisoned only by a panic in a lookup, which ends this document's run anyway (each
         // document has its own headings).
         self.index
