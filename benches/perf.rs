@@ -370,12 +370,7 @@ impl Huge {
             &extract::instruction_lines(&self.prompts).expect("instructions"),
         )
         .with_injections(&extract::filters::injected_passages(&self.doc.body));
-        let headings: Vec<String> = outline
-            .sections
-            .iter()
-            .filter_map(|s| s.heading_path.last().cloned())
-            .collect();
-        let headings = extract::Headings::new(&headings);
+        let headings = extract::Headings::of_outline(&outline);
         let ctx = extract::DocContext {
             title: &outline.title,
             body: &self.doc.body,

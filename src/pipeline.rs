@@ -316,12 +316,7 @@ pub async fn summarize(
         .unwrap_or(written_in);
     let checks = extract::Checks::new(&outline.names(), &extract::instruction_lines(prompts)?)
         .with_injections(&extract::filters::injected_passages(&doc.body));
-    let headings: Vec<String> = outline
-        .sections
-        .iter()
-        .filter_map(|s| s.heading_path.last().cloned())
-        .collect();
-    let headings = extract::Headings::new(&headings);
+    let headings = extract::Headings::of_outline(&outline);
     let ctx = extract::DocContext {
         title: &title,
         body: &doc.body,

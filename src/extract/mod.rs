@@ -146,6 +146,16 @@ pub struct Headings {
 }
 
 impl Headings {
+    /// Indexes the own heading of every section of `outline`.
+    pub fn of_outline(outline: &crate::types::Outline) -> Self {
+        let headings: Vec<String> = outline
+            .sections
+            .iter()
+            .filter_map(|s| s.heading_path.last().cloned())
+            .collect();
+        Headings::new(&headings)
+    }
+
     /// Indexes `headings` (repeats are indexed once).
     pub fn new(headings: &[String]) -> Self {
         let mut seen = std::collections::HashSet::new();
