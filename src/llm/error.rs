@@ -89,6 +89,21 @@ pub enum LlmError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The embedded engine could not find or load this model file (not GGUF, an architecture
+    /// llama.cpp does not know, a damaged file, a CPU without the SIMD the build needs).
+    #[error("model file {path}: {detail}")]
+    ModelFile {
+        /// The GGUF file (or the manifest, or the name, when no file was found).
+        path: PathBuf,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+    /// The embedded llama.cpp engine failed after loading (context, decoding, grammar).
+    #[error("embedded llama.cpp engine: {detail}")]
+    Engine {
+        /// What went wrong.
+        detail: String,
+    },
     /// Reading or writing a recording failed.
     #[error("recording {path}: {detail}")]
     Recording {

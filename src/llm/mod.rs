@@ -35,6 +35,11 @@
 //!   model name with characters other than ASCII letters, digits, `.`, `_`, `-` turned into `_`.
 
 mod dispatch;
+// The one place with `unsafe`: llama.cpp's C log callback, and the model that its context
+// borrows (each block has its SAFETY comment).
+#[cfg(feature = "embedded")]
+#[allow(unsafe_code)]
+pub mod embedded;
 mod error;
 mod host;
 mod ndjson;
