@@ -11,7 +11,7 @@ use crate::exit::Exit;
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     /// Could not connect.
-    #[error("cannot reach Ollama at {url}: {detail}; start it with `ollama serve` or point --host/OLLAMA_HOST at it")]
+    #[error("cannot reach Ollama at {url}: {detail}; start it with `ollama serve` or point --host/OLLAMA_HOST at it, or run the model in this process with --engine embedded (a .gguf file or a model in Ollama's store)")]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -124,7 +124,9 @@ impl LlmError {
     /// The one place that decides "is this a setup problem".
     pub fn exit(&self) -> Exit {
         match self {
-            LlmError::Unreachable { .. } | LlmError::ModelNotFound { .. } => Exit::Setup,
+            LlmError::Unreachable { .. }
+            | LlmError::ModelNotFound { .. }
+            | LlmError::ModelFile { .. } => Exit::Setup,
             LlmError::BadHost { .. } => Exit::Usage,
             _ => Exit::Failed,
         }

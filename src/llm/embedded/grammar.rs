@@ -113,7 +113,20 @@ mod tests {
         let g = grammar_for_format(Some(&schema)).unwrap().unwrap();
         assert!(g.contains("root ::="), "{g}");
         // Every property of the schema is a literal of the grammar, in the JSON spelling.
-        for field in ["takeaways", "headline", "detail", "importance", "quote"] {
+        fn properties(v: &Value, out: &mut Vec<String>) {
+            if let Some(props) = v.get("properties").and_then(Value::as_object) {
+                out.extend(props.keys().cloned());
+            }
+            match v {
+                Value::Object(o) => o.values().for_each(|x| properties(x, out)),
+                Value::Array(a) => a.iter().for_each(|x| properties(x, out)),
+                _ => {}
+            }
+        }
+        let mut fields = Vec::new();
+        properties(&schema, &mut fields);
+        assert!(fields.len() >= 4, "{fields:?}");
+        for field in fields {
             assert!(
                 g.contains(&format!("\\\"{field}\\\"")),
                 "{field} missing in\n{g}"
