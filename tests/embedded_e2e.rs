@@ -1,0 +1,112 @@
+//! End to end with the embedded llama.cpp engine: a real small GGUF model summarizes a fixture
+//! writeup, given as a path and as a name in an Ollama model store built here (no server).
+//!
+//! The model is `$TAKEAWAYS_TEST_GGUF`, else the file `scripts/fetch-model.sh` keeps in the
+//! cache directory (SmolLM2-135M-Instruct, 94 MiB). Without it the tests print why and pass.
+#![cfg(feature = "embedded")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{closed_port_url, takeaways};
+
+fn test_model() -> Option<PathBuf> {
+    let path = match std::env::var_os("TAKEAWAYS_TEST_GGUF") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+            cache.join("takeaways/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        }
+    };
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: no GGUF model at {} (set TAKEAWAYS_TEST_GGUF or run scripts/fetch-model.sh)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// The takeaways of a `--format json` answer, checked to be a non-empty ranked list.
+fn headlines(stdout: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(stdout).expect("JSON on stdout");
+    let list = v["takeaways"].as_array().expect("a takeaways list");
+    assert!(!list.is_empty(), "no takeaways: {v}");
+    list.iter()
+        .map(|t| t["headline"].as_str().expect("a headline").to_owned())
+        .collect()
+}
+
+#[test]
+fn a_gguf_path_summarizes_a_fixture() {
+    let Some(model) = test_model() else { return };
+    let out = takeaways()
+        .args([
+            "summarize",
+            "fixtures/writeups/rustconf-mini.md",
+            "--engine",
+            "embedded",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .args(["--format", "json", "--stats", "--quiet", "--no-final-pass"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let got = headlines(&out.stdout);
+    assert!(got.iter().all(|h| !h.trim().is_empty()), "{got:?}");
+    assert!(stderr.contains("embedded engine:"), "{stderr}");
+}
+
+#[test]
+fn an_ollama_store_name_is_found_without_the_server() {
+    let Some(model) = test_model() else { return };
+    let bytes = std::fs::metadata(&model).unwrap().len();
+    let hex = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+    let store = tempfile::tempdir().unwrap();
+    let blobs = store.path().join("blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    // The digest is not checked against the content; a link keeps the test cheap.
+    std::os::unix::fs::symlink(&model, blobs.join(format!("sha256-{hex}"))).unwrap();
+    let manifest = store
+        .path()
+        .join("manifests/registry.ollama.ai/library/smollm2/135m");
+    std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+    let doc = serde_json::json!({
+        "schemaVersion": 2,
+        "layers": [{"mediaType": "application/vnd.ollama.image.model",
+                    "digest": format!("sha256:{hex}"), "size": bytes}],
+    });
+    std::fs::write(&manifest, doc.to_string()).unwrap();
+
+    // auto: no server answers, so the model is taken from the store.
+    let out = takeaways()
+        .env("OLLAMA_MODELS", store.path())
+        .args(["summarize", "fixtures/writeups/rustconf-mini.md"])
+        .args(["--model", "smollm2:135m", "--host", &closed_port_url()])
+        .args(["--format", "json", "--quiet", "--no-final-pass"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    headlines(&out.stdout);
+
+    let out = takeaways()
+        .env("OLLAMA_MODELS", store.path())
+        .args(["doctor", "--model", "smollm2:135m", "--engine", "embedded"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("engine"), "{report}");
+    assert!(report.contains(&format!("sha256-{hex}")), "{report}");
+    assert!(report.contains("MiB"), "{report}");
+}
