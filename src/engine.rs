@@ -152,6 +152,7 @@ async fn load(model: &str, servers: LlmConfig, opts: EngineOptions) -> Result<Ll
         threads: opts.threads,
         parallel: servers.parallel.clamp(1, MAX_PARALLEL),
         verbose: opts.verbose,
+        reuse_prefix: std::env::var("TAKEAWAYS_KV_REUSE").map_or(true, |v| v != "0"),
     };
     let engine = tokio::task::spawn_blocking(move || Embedded::load(&file, &cfg))
         .await

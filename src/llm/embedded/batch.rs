@@ -295,7 +295,7 @@ impl Embedded {
         let cap = n - 1; // at least the last prompt token is decoded, for its logits
         let busy: Vec<usize> = active.iter().map(|a| a.slot).collect();
         let share = |tokens: &[LlamaToken]| {
-            if self.recurrent {
+            if self.recurrent || !self.reuse_prefix {
                 0
             } else {
                 lcp(tokens, &p.tokens).min(cap)

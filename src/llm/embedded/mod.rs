@@ -95,15 +95,19 @@ pub struct EmbeddedConfig {
     pub parallel: usize,
     /// Let llama.cpp's own log lines through to stderr (otherwise they are dropped).
     pub verbose: bool,
+    /// Reuse the KV cells of a shared prompt prefix (on by default; off only to measure what
+    /// the reuse gains: `TAKEAWAYS_KV_REUSE=0`, [`crate::engine`]).
+    pub reuse_prefix: bool,
 }
 
 impl Default for EmbeddedConfig {
-    /// `threads: None, parallel: 1, verbose: false`.
+    /// `threads: None, parallel: 1, verbose: false, reuse_prefix: true`.
     fn default() -> Self {
         Self {
             threads: None,
             parallel: 1,
             verbose: false,
+            reuse_prefix: true,
         }
     }
 }
@@ -146,6 +150,7 @@ pub struct Embedded {
     architecture: Option<String>,
     n_ctx_train: u32,
     recurrent: bool,
+    reuse_prefix: bool,
 }
 
 // SAFETY: `LlamaModel` is `Send + Sync` (llama.cpp models are immutable after loading); the only
@@ -309,6 +314,7 @@ impl Embedded {
             architecture,
             n_ctx_train,
             recurrent,
+            reuse_prefix: cfg.reuse_prefix,
         })
     }
 

@@ -34,6 +34,7 @@ fn load(file: &ModelFile, parallel: usize) -> Embedded {
         threads: None,
         parallel,
         verbose: false,
+        reuse_prefix: true,
     };
     Embedded::load(file, &cfg).expect("the test model loads")
 }
@@ -359,6 +360,41 @@ fn chat_many_decodes_together_and_shares_the_prefix() {
 }
 
 #[test]
+fn the_worker_decodes_concurrent_calls_together() {
+    let Some(file) = test_model() else { return };
+    let system = long_system();
+    let schema = Some(schema_of::<ExtractAnswer>());
+    let reqs: Vec<ChatRequest> = [
+        "Part A: the keynote was about cost.",
+        "Part B: WebAssembly.",
+        "Part C: AI.",
+    ]
+    .iter()
+    .map(|u| request(&system, u, schema.clone(), options(2048, 60)))
+    .collect();
+    let worker = Worker::start(load(&file, 2)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let answers = rt.block_on(futures::future::join_all(
+        reqs.iter().map(|r| worker.chat(r)),
+    ));
+    let stats = worker.engine().stats();
+    assert_eq!(stats.requests, 3, "{stats:?}");
+    // The system prompt is decoded once and shared, and sequences were decoded together.
+    assert!(stats.prompt_tokens_reused > 300, "{stats:?}");
+    let generated: u64 = answers
+        .into_iter()
+        .map(|a| a.unwrap().eval_count.unwrap())
+        .sum();
+    assert!(stats.decode_calls < generated, "{stats:?}, {generated}");
+    // An over-long prompt fails alone, before decoding.
+    let long = request(&"word ".repeat(3000), "x", None, options(512, 8));
+    let err = rt.block_on(worker.chat(&long)).unwrap_err();
+    assert!(matches!(err, LlmError::ContextExceeded { .. }), "{err}");
+}
+
+#[test]
 fn chat_many_keeps_order_and_isolates_errors() {
     let Some(file) = test_model() else { return };
     let engine = load(&file, 2);
@@ -427,6 +463,7 @@ fn measure() {
         threads: Some(threads),
         parallel,
         verbose: false,
+        reuse_prefix: true,
     };
     let rate = |tokens: Option<u64>, ns: Option<u64>| {
         tokens.unwrap_or(0) as f64 / (ns.unwrap_or(1) as f64 / 1e9)
