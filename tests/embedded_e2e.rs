@@ -24,7 +24,11 @@ fn test_model() -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!(
+        // Straight to stderr, not through the test harness's capture: the reason shows in
+        // a normal `cargo test` run.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "skipped: no GGUF model at {} (set TAKEAWAYS_TEST_GGUF or run scripts/fetch-model.sh)",
             path.display()
         );
