@@ -125,7 +125,7 @@ fn find(model: &str) -> Result<crate::llm::embedded::ModelFile, LlmError> {
             StoreError::BlobMissing { blob, .. } => blob.clone(),
             StoreError::InvalidName { name, .. } | StoreError::NotFound { name, .. } => name.into(),
         };
-        LlmError::ModelFile {
+        LlmError::ModelMissing {
             path,
             detail: e.to_string(),
         }

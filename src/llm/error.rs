@@ -98,6 +98,15 @@ pub enum LlmError {
         /// What went wrong and what to do.
         detail: String,
     },
+    /// The embedded engine found no model file for `--model` (the message names the file or
+    /// the manifests tried, [`super::embedded::StoreError`]).
+    #[error("{detail}")]
+    ModelMissing {
+        /// The file, manifest or name it is about.
+        path: PathBuf,
+        /// The resolver's one-line message.
+        detail: String,
+    },
     /// The embedded llama.cpp engine failed after loading (context, decoding, grammar).
     #[error("embedded llama.cpp engine: {detail}")]
     Engine {
@@ -126,7 +135,8 @@ impl LlmError {
         match self {
             LlmError::Unreachable { .. }
             | LlmError::ModelNotFound { .. }
-            | LlmError::ModelFile { .. } => Exit::Setup,
+            | LlmError::ModelFile { .. }
+            | LlmError::ModelMissing { .. } => Exit::Setup,
             LlmError::BadHost { .. } => Exit::Usage,
             _ => Exit::Failed,
         }
