@@ -11,6 +11,16 @@ use std::path::{Path, PathBuf};
 
 use common::{closed_port_url, takeaways};
 
+/// One model run at a time, on one thread: llama.cpp's thread pool spin-waits, and two runs of
+/// two threads each on a 2-core CI machine took minutes instead of seconds.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn test_model() -> Option<PathBuf> {
     let path = match std::env::var_os("TAKEAWAYS_TEST_GGUF") {
         Some(p) => PathBuf::from(p),
@@ -49,6 +59,7 @@ fn headlines(stdout: &[u8]) -> Vec<String> {
 #[test]
 fn a_gguf_path_summarizes_a_fixture() {
     let Some(model) = test_model() else { return };
+    let _one = serial();
     let out = takeaways()
         .args([
             "summarize",
@@ -58,7 +69,15 @@ fn a_gguf_path_summarizes_a_fixture() {
         ])
         .arg("--model")
         .arg(&model)
-        .args(["--format", "json", "--stats", "--quiet", "--no-final-pass"])
+        .args([
+            "--format",
+            "json",
+            "--stats",
+            "--quiet",
+            "--no-final-pass",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -71,6 +90,7 @@ fn a_gguf_path_summarizes_a_fixture() {
 #[test]
 fn an_ollama_store_name_is_found_without_the_server() {
     let Some(model) = test_model() else { return };
+    let _one = serial();
     let bytes = std::fs::metadata(&model).unwrap().len();
     let hex = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
     let store = tempfile::tempdir().unwrap();
@@ -94,7 +114,14 @@ fn an_ollama_store_name_is_found_without_the_server() {
         .env("OLLAMA_MODELS", store.path())
         .args(["summarize", "fixtures/writeups/rustconf-mini.md"])
         .args(["--model", "smollm2:135m", "--host", &closed_port_url()])
-        .args(["--format", "json", "--quiet", "--no-final-pass"])
+        .args([
+            "--format",
+            "json",
+            "--quiet",
+            "--no-final-pass",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
     assert!(
