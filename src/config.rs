@@ -12,6 +12,7 @@
 //! api = "openai"                     # else inferred from each URL (a path ending in /v1)
 //! api_key_env = "VLLM_API_KEY"       # the variable holding an OpenAI-compatible server's key
 //! parallel = 1                       # requests each server takes at once
+//! engine = "auto"                    # ollama | embedded (llama.cpp in-process) | auto
 //! top = 10
 //! num_ctx = 8192
 //! prompts = "prompts"          # relative to the config file's directory
@@ -19,7 +20,7 @@
 //!
 //! Order, for each value: command-line flag > environment variable > config file > default.
 //! The environment variables are `TAKEAWAYS_MODEL`, `OLLAMA_HOST`, `TAKEAWAYS_TOP`,
-//! `TAKEAWAYS_NUM_CTX`, `TAKEAWAYS_PROMPTS`; an empty variable counts as unset. clap's
+//! `TAKEAWAYS_NUM_CTX`, `TAKEAWAYS_PROMPTS`, `TAKEAWAYS_ENGINE`; an empty variable counts as unset. clap's
 //! `default_value`/`env` are not used for these flags, because they would hide where a value came
 //! from: [`resolve`] does it and keeps the [`Origin`] of every value for `takeaways doctor`.
 
@@ -38,6 +39,13 @@ pub const ENV_TOP: &str = "TAKEAWAYS_TOP";
 pub const ENV_NUM_CTX: &str = "TAKEAWAYS_NUM_CTX";
 /// Environment variable for the prompt templates directory.
 pub const ENV_PROMPTS: &str = "TAKEAWAYS_PROMPTS";
+/// Environment variable for the engine (`ollama`, `embedded`, `auto`).
+pub const ENV_ENGINE: &str = "TAKEAWAYS_ENGINE";
+/// The engines `--engine`, `TAKEAWAYS_ENGINE` and `engine` take.
+pub const ENGINES: [&str; 3] = ["auto", "ollama", "embedded"];
+/// The engine used when nothing else names one: Ollama when its server answers, else the
+/// embedded one when the model is found on disk ([`crate::engine`]).
+pub const DEFAULT_ENGINE: &str = "auto";
 
 /// The model used when nothing else names one: Meta's Llama 3.2 3B instruct, a small model that
 /// many Ollama users already have (`ollama pull llama3.2:3b`).
@@ -114,6 +122,8 @@ pub struct ConfigFile {
     pub api_key_env: Option<String>,
     /// Requests each server takes at once, unless its entry says (`URL#N`).
     pub parallel: Option<usize>,
+    /// `ollama`, `embedded` or `auto` ([`ENGINES`]).
+    pub engine: Option<String>,
     /// How many takeaways to print.
     pub top: Option<u16>,
     /// Context window for every call.
@@ -189,6 +199,8 @@ pub struct Flags {
     pub api_key_env: Option<String>,
     /// `--parallel`.
     pub parallel: Option<usize>,
+    /// `--engine`.
+    pub engine: Option<String>,
     /// `--top`.
     pub top: Option<u16>,
     /// `--num-ctx`.
@@ -213,6 +225,8 @@ pub struct Resolved {
     /// Requests each server takes at once (1: one chunk at a time, as Ollama serves by
     /// default, `OLLAMA_NUM_PARALLEL`).
     pub parallel: Setting<usize>,
+    /// `ollama`, `embedded` or `auto` ([`ENGINES`]).
+    pub engine: Setting<String>,
     /// How many takeaways to print.
     pub top: Setting<u16>,
     /// `num_ctx`; `None`: from the model (`/api/show`), see [`crate::pipeline::resolve_num_ctx`].
@@ -352,6 +366,12 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             ));
         }
     }
+    if let Some(e) = file.engine.as_deref().filter(|e| !ENGINES.contains(e)) {
+        return Err(malformed(
+            None,
+            format!("engine: expected auto, ollama or embedded, not {e:?}"),
+        ));
+    }
     if file.parallel.is_some_and(|n| !(1..=256).contains(&n)) {
         return Err(malformed(None, "parallel: expected 1 to 256".to_string()));
     }
@@ -440,6 +460,16 @@ pub fn resolve(
     )?
     .map(|(n, v)| (Some(n as u32), v));
 
+    let engine_env = match env(ENV_ENGINE) {
+        Some(v) if !ENGINES.contains(&v.trim()) => {
+            return Err(ConfigError::BadEnv {
+                var: ENV_ENGINE,
+                value: v,
+                expected: "expected auto, ollama or embedded".into(),
+            })
+        }
+        v => v.map(|v| (v.trim().to_owned(), ENV_ENGINE)),
+    };
     let config_hosts = file.host.as_ref().map(HostList::urls).unwrap_or_default();
     let host = pick(
         flags.host.clone(),
@@ -480,6 +510,14 @@ pub fn resolve(
             file.parallel,
             from_config(),
             1,
+        ),
+        engine: pick(
+            flags.engine.clone(),
+            "--engine",
+            engine_env,
+            file.engine.clone(),
+            from_config(),
+            DEFAULT_ENGINE.to_owned(),
         ),
         model: pick(
             flags.model.clone(),

@@ -227,6 +227,39 @@ async fn check_server_and_model(
             return;
         }
     };
+    let engine = &resolved.engine;
+    let servers = match crate::engine::configure(
+        &engine.value,
+        &model.value,
+        servers,
+        crate::engine::EngineOptions::default(),
+    )
+    .await
+    {
+        Ok((servers, chosen)) => {
+            report.push(
+                Status::Ok,
+                "engine",
+                format!(
+                    "{} ({}, {}{})",
+                    chosen.engine,
+                    engine.origin,
+                    chosen.why,
+                    embedded_file(&servers)
+                ),
+            );
+            servers
+        }
+        Err(e) => {
+            report.push(
+                Status::Fail,
+                "engine",
+                format!("{} ({}): {e}", engine.value, engine.origin),
+            );
+            not_checked(report, "make the model loadable first");
+            return;
+        }
+    };
     let llm = match Llm::new(LlmConfig {
         idle_timeout: Some(timeout),
         ..servers
@@ -246,6 +279,7 @@ async fn check_server_and_model(
         let api = match api {
             crate::llm::Api::Ollama => "Ollama API",
             crate::llm::Api::OpenAi => "OpenAI-compatible API",
+            crate::llm::Api::Embedded => "embedded llama.cpp",
         };
         match llm.version_of(i).await {
             Ok(v) => report.push(
@@ -452,6 +486,16 @@ fn check_cache(report: &mut Report) {
             }
         ),
     );
+}
+
+/// `; model file <path> (<size> MiB)…` for an embedded engine, else nothing.
+fn embedded_file(cfg: &LlmConfig) -> String {
+    #[cfg(feature = "embedded")]
+    if let Some(worker) = &cfg.embedded {
+        return format!("; model file {}", worker.engine().file());
+    }
+    let _ = cfg;
+    String::new()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!
 //! Imports run one way: `main` → [`cli`] → [`pipeline`] / [`batch`] / [`doctor`] → the stages
 //! ([`input`], [`split`], [`prompts`], [`extract`], [`rank`], [`render`]) → [`llm`] → [`cache`]
-//! → the plain modules ([`types`], [`text`], [`tokens`], [`atomic`], [`exit`]).
+//! → the plain modules (the engine choice, [`engine`], sits beside the stages, above [`llm`]) ([`types`], [`text`], [`tokens`], [`atomic`], [`exit`]).
 
 pub mod atomic;
 pub mod batch;
@@ -20,6 +20,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod engine;
 pub mod exit;
 pub mod extract;
 pub mod input;

@@ -35,7 +35,7 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
     let resolved = args.opts.resolve()?;
     let doc = input::read_path_with(&args.path, &args.input.options()).map_err(Failure::failed)?;
     let prompts = args.opts.prompts(&resolved)?;
-    let llm = args.opts.llm(&resolved)?;
+    let llm = args.opts.llm(&resolved).await?;
     let settings = args.opts.settings(&resolved);
     let started = std::time::Instant::now();
     let mode = ProgressMode::choose(args.quiet, args.progress);
@@ -89,12 +89,37 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
         if hosts.len() > 1 {
             eprint!("{}", host_lines(&hosts));
         }
+        if let Some(line) = engine_line(&llm) {
+            eprintln!("{line}");
+        }
     }
     let text = render::render(&summary, args.opts.format);
     match &args.output {
         Some(path) => write_output(path, &text),
         None => print_stdout(&text),
     }
+}
+
+/// The embedded engine's `--stats` line: prompt tokens decoded vs taken from the KV cache
+/// (the shared prefix of the chunks), decode calls; `None` with a server.
+pub fn engine_line(llm: &Llm) -> Option<String> {
+    #[cfg(feature = "embedded")]
+    if let Some(s) = llm.embedded_stats() {
+        let pct = |n: u64| 100.0 * n as f64 / s.prompt_tokens.max(1) as f64;
+        return Some(format!(
+            "embedded engine: {} requests, {} prompt tokens: {} decoded, {} reused from the KV cache ({:.0}%, {} copied between sequences); {} generated; {} decode calls",
+            s.requests,
+            s.prompt_tokens,
+            s.prompt_tokens_computed,
+            s.prompt_tokens_reused,
+            pct(s.prompt_tokens_reused),
+            s.prompt_tokens_copied,
+            s.generated_tokens,
+            s.decode_calls
+        ));
+    }
+    let _ = llm;
+    None
 }
 
 /// The `--stats` line (the last part: the invisible text dropped from the writeup,
@@ -418,7 +443,7 @@ pub(super) fn export_prompts(args: PromptsArgs) -> Result<(), Failure> {
 pub async fn batch(args: BatchArgs) -> Result<(), Failure> {
     let resolved = args.opts.resolve()?;
     let prompts = args.opts.prompts(&resolved)?;
-    let llm = args.opts.llm(&resolved)?;
+    let llm = args.opts.llm(&resolved).await?;
     let settings = args.opts.settings(&resolved);
     let pull_display = ProgressMode::choose(args.quiet, false);
     args.opts
@@ -479,6 +504,9 @@ pub async fn batch(args: BatchArgs) -> Result<(), Failure> {
         let hosts = llm.host_stats();
         if hosts.len() > 1 {
             eprint!("{}", host_lines(&hosts));
+        }
+        if let Some(line) = engine_line(&llm) {
+            eprintln!("{line}");
         }
     }
     for notice in llm.notices() {

@@ -159,6 +159,22 @@ pub struct ServerArgs {
     /// 1): raise both together. Default: `parallel` in the config file, else 1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub parallel: Option<usize>,
+
+    /// Where the model runs: `ollama` (the --host servers), `embedded` (llama.cpp in this
+    /// process; --model is a .gguf file or a model in Ollama's store on disk, no server
+    /// needed; --parallel N decodes N chunks together), or `auto`: Ollama when its server
+    /// answers, else embedded when the model is on disk. Default: $TAKEAWAYS_ENGINE, else
+    /// `engine` in the config file, else auto.
+    #[arg(long, value_name = "ENGINE", value_parser = ["auto", "ollama", "embedded"])]
+    pub engine: Option<String>,
+
+    /// CPU threads of the embedded engine. Default: the physical cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
+    pub threads: Option<usize>,
+
+    /// Let the embedded engine's llama.cpp log through to stderr.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 impl ServerArgs {
@@ -170,6 +186,7 @@ impl ServerArgs {
             api: self.api.clone(),
             api_key_env: self.api_key_env.clone(),
             parallel: self.parallel,
+            engine: self.engine.clone(),
             ..config::Flags::default()
         }
     }
@@ -412,23 +429,33 @@ impl PipelineArgs {
     }
 
     /// The model client these flags describe: with the answer cache ([`crate::cache`]) unless
-    /// --no-cache or --replay.
-    pub fn llm(&self, resolved: &config::Resolved) -> Result<Llm, Failure> {
+    /// --no-cache or --replay; on the engine --engine chooses ([`crate::engine`]), the
+    /// embedded one loaded here, once for the run.
+    pub async fn llm(&self, resolved: &config::Resolved) -> Result<Llm, Failure> {
         let cache = if self.no_cache || self.replay.is_some() {
             None
         } else {
             cache::default_dir().map(|(dir, _)| dir)
         };
         let servers = config::servers(resolved, &config::process_env).map_err(Failure::failed)?;
-        Llm::new(LlmConfig {
+        let opts = crate::engine::EngineOptions {
+            threads: self.server.threads,
+            verbose: self.server.verbose,
+        };
+        let servers = LlmConfig {
             record: self.record.clone(),
             replay: self.replay.clone(),
             idle_timeout: Some(Duration::from_secs(self.timeout)),
             cache,
             ..servers
-        })
-        .map(|llm| llm.with_retry_budget(Duration::from_secs(self.retry_for)))
-        .map_err(|e| Failure::new(e.exit(), e))
+        };
+        let (cfg, _) =
+            crate::engine::configure(&resolved.engine.value, &resolved.model.value, servers, opts)
+                .await
+                .map_err(|e| Failure::new(e.exit(), e))?;
+        Llm::new(cfg)
+            .map(|llm| llm.with_retry_budget(Duration::from_secs(self.retry_for)))
+            .map_err(|e| Failure::new(e.exit(), e))
     }
 
     /// With --pull (and not replaying): pulls the model when the server does not have it, with

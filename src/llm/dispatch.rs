@@ -44,6 +44,7 @@ impl Llm {
             let result = match host.api {
                 Api::Ollama => self.ollama_chat_once(host, req, body).await,
                 Api::OpenAi => self.openai_chat_once(host, req).await,
+                Api::Embedded => self.embedded_chat_once(req).await,
             };
             let (err, retry) = match result {
                 Ok(answer) => {
@@ -161,6 +162,37 @@ impl Llm {
             };
             (e, retry)
         })
+    }
+}
+
+impl Llm {
+    /// One request to the in-process engine; its errors are never retried (the same request
+    /// would fail the same way).
+    #[cfg(feature = "embedded")]
+    async fn embedded_chat_once(
+        &self,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, (LlmError, Retry)> {
+        match &self.embedded {
+            Some(worker) => worker.chat(req).await.map_err(|e| (e, Retry::No)),
+            None => Err((no_engine(), Retry::No)),
+        }
+    }
+
+    /// Without the `embedded` feature there is no such host.
+    #[cfg(not(feature = "embedded"))]
+    async fn embedded_chat_once(
+        &self,
+        _req: &ChatRequest,
+    ) -> Result<ChatResponse, (LlmError, Retry)> {
+        Err((no_engine(), Retry::No))
+    }
+}
+
+/// The error of an embedded host without an engine (not reachable through [`Llm::new`]).
+pub(super) fn no_engine() -> LlmError {
+    LlmError::Engine {
+        detail: "this build has no embedded engine (cargo feature `embedded`)".into(),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::exit::Exit;
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     /// Could not connect.
-    #[error("cannot reach Ollama at {url}: {detail}; start it with `ollama serve` or point --host/OLLAMA_HOST at it")]
+    #[error("cannot reach Ollama at {url}: {detail}; start it with `ollama serve` or point --host/OLLAMA_HOST at it, or run the model in this process with --engine embedded (a .gguf file or a model in Ollama's store)")]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -89,6 +89,30 @@ pub enum LlmError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The embedded engine could not find or load this model file (not GGUF, an architecture
+    /// llama.cpp does not know, a damaged file, a CPU without the SIMD the build needs).
+    #[error("model file {path}: {detail}")]
+    ModelFile {
+        /// The GGUF file (or the manifest, or the name, when no file was found).
+        path: PathBuf,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+    /// The embedded engine found no model file for `--model` (the message names the file or
+    /// the manifests tried, [`super::embedded::StoreError`]).
+    #[error("{detail}")]
+    ModelMissing {
+        /// The file, manifest or name it is about.
+        path: PathBuf,
+        /// The resolver's one-line message.
+        detail: String,
+    },
+    /// The embedded llama.cpp engine failed after loading (context, decoding, grammar).
+    #[error("embedded llama.cpp engine: {detail}")]
+    Engine {
+        /// What went wrong.
+        detail: String,
+    },
     /// Reading or writing a recording failed.
     #[error("recording {path}: {detail}")]
     Recording {
@@ -109,7 +133,10 @@ impl LlmError {
     /// The one place that decides "is this a setup problem".
     pub fn exit(&self) -> Exit {
         match self {
-            LlmError::Unreachable { .. } | LlmError::ModelNotFound { .. } => Exit::Setup,
+            LlmError::Unreachable { .. }
+            | LlmError::ModelNotFound { .. }
+            | LlmError::ModelFile { .. }
+            | LlmError::ModelMissing { .. } => Exit::Setup,
             LlmError::BadHost { .. } => Exit::Usage,
             _ => Exit::Failed,
         }

@@ -35,8 +35,14 @@
 //!   model name with characters other than ASCII letters, digits, `.`, `_`, `-` turned into `_`.
 
 mod dispatch;
+// The one place with `unsafe`: llama.cpp's C log callback, and the model that its context
+// borrows (each block has its SAFETY comment).
+#[cfg(feature = "embedded")]
+#[allow(unsafe_code)]
+pub mod embedded;
 mod error;
 mod host;
+mod local;
 mod ndjson;
 mod ollama;
 pub mod openai;
@@ -175,6 +181,11 @@ pub struct LlmConfig {
     pub idle_timeout: Option<std::time::Duration>,
     /// Answer cache directory ([`crate::cache`]); `None`: no cache. Not used with `replay`.
     pub cache: Option<PathBuf>,
+    /// Run the model in this process instead (`--engine embedded`): the pool is then this one
+    /// host, taking [`embedded::Embedded::parallel`] requests at once, and `host`,
+    /// `more_hosts`, `api` are not used.
+    #[cfg(feature = "embedded")]
+    pub embedded: Option<std::sync::Arc<embedded::Worker>>,
 }
 
 /// Longest wait for the TCP connection (docs/ARCHITECTURE.md, Ollama fact 8: short connect timeout).
@@ -299,6 +310,9 @@ pub struct Llm {
     cache: Option<Cache>,
     /// Model digests from `/api/tags` (the cache key needs them), looked up once per model.
     digests: Mutex<HashMap<String, Option<String>>>,
+    /// The in-process engine, when the pool's one host is [`Api::Embedded`].
+    #[cfg(feature = "embedded")]
+    embedded: Option<std::sync::Arc<embedded::Worker>>,
 }
 
 impl std::fmt::Debug for Llm {
@@ -331,7 +345,21 @@ impl Llm {
             })?;
         let mut hosts = Vec::new();
         let mut ollamas = Vec::new();
-        for given in std::iter::once(&cfg.host).chain(&cfg.more_hosts) {
+        let given_hosts: Vec<&String> = std::iter::once(&cfg.host).chain(&cfg.more_hosts).collect();
+        #[cfg(feature = "embedded")]
+        let given_hosts = if let Some(worker) = &cfg.embedded {
+            let engine = worker.engine();
+            let spec = HostSpec {
+                url: format!("embedded:{}", engine.file().path.display()),
+                parallel: Some(engine.parallel()),
+            };
+            hosts.push((spec, Api::Embedded));
+            ollamas.push(None);
+            Vec::new()
+        } else {
+            given_hosts
+        };
+        for given in given_hosts {
             let bad = |detail: String| LlmError::BadHost {
                 host: given.clone(),
                 detail,
@@ -386,6 +414,8 @@ impl Llm {
             counters: Counters::default(),
             cache: cfg.cache.map(Cache::new),
             digests: Mutex::new(HashMap::new()),
+            #[cfg(feature = "embedded")]
+            embedded: cfg.embedded,
         })
     }
 

@@ -38,6 +38,7 @@ impl Llm {
                 .iter()
                 .any(|m| same_model(m, model))
                 .then(|| format!("openai:{model}"))),
+            Api::Embedded => self.embedded_digest(),
         }
     }
 
@@ -72,6 +73,7 @@ impl Llm {
                     crate::text::shorten(&models.join(", "), 120)
                 ))
             }
+            Api::Embedded => self.embedded_version(),
         }
     }
 
@@ -186,15 +188,16 @@ impl Llm {
                         })
                         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
                 }
+                Api::Embedded => self.embedded_context_length()?,
             }
         })
     }
 
-    /// True when every server is OpenAI-compatible: such servers refuse an over-long prompt
-    /// (HTTP 400) instead of cutting it silently as Ollama does, so a guessed context size costs
-    /// at most a re-split, never a wrong summary.
+    /// True when no server is Ollama: OpenAI-compatible servers refuse an over-long prompt
+    /// (HTTP 400) and the embedded engine before decoding, instead of cutting it silently as
+    /// Ollama does, so a guessed context size costs at most a re-split, never a wrong summary.
     pub fn refuses_overlong_prompts(&self) -> bool {
-        self.pool.hosts.iter().all(|h| h.api == Api::OpenAi)
+        self.pool.hosts.iter().all(|h| h.api != Api::Ollama)
     }
 
     /// Cheap check that `model` exists on every server (Ollama: POST `/api/show`;
@@ -216,6 +219,8 @@ impl Llm {
                         .map(drop)
                 }
                 Api::OpenAi => self.check_openai_model(&host.base, model).await,
+                // The model is this host: it was loaded before the client was made.
+                Api::Embedded => Ok(()),
             };
             match checked {
                 Ok(()) => {}

@@ -229,7 +229,11 @@ impl Pool {
             hosts: hosts
                 .into_iter()
                 .map(|(spec, api)| Host {
-                    base: normalize_host(&spec.url),
+                    base: if api == Api::Embedded {
+                        spec.url
+                    } else {
+                        normalize_host(&spec.url)
+                    },
                     api,
                     parallel: spec.parallel.unwrap_or(default_parallel).max(1),
                     in_flight: AtomicUsize::new(0),
@@ -325,6 +329,7 @@ impl Pool {
                     api: match h.api {
                         Api::Ollama => "ollama",
                         Api::OpenAi => "openai",
+                        Api::Embedded => "embedded",
                     },
                     parallel: h.parallel,
                     calls: c.calls.load(Relaxed),

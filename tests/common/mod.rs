@@ -10,6 +10,10 @@ pub fn takeaways() -> Command {
     cmd.env("SOURCE_DATE_EPOCH", "1764374400")
         .env_remove("OLLAMA_HOST")
         .env_remove("TAKEAWAYS_MODEL")
+        .env_remove("TAKEAWAYS_ENGINE")
+        // `--engine auto` must not find a model in the user's Ollama store.
+        .env("OLLAMA_MODELS", "/nonexistent/ollama-models")
+        .env("HOME", "/nonexistent/home")
         .env("TAKEAWAYS_CACHE_DIR", tempfile::tempdir().unwrap().keep())
         .env("TAKEAWAYS_CONFIG", "/nonexistent/takeaways-config.toml");
     cmd

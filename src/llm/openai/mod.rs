@@ -70,6 +70,9 @@ pub enum Api {
     Ollama,
     /// OpenAI chat completions under a `/v1` base.
     OpenAi,
+    /// No server: llama.cpp inside this process (`--engine embedded`, [`super::embedded`]).
+    /// Never inferred from a URL.
+    Embedded,
 }
 
 /// The body POSTed to `{base}/chat/completions`.
