@@ -44,7 +44,7 @@ pub const ENV_ENGINE: &str = "TAKEAWAYS_ENGINE";
 /// The engines `--engine`, `TAKEAWAYS_ENGINE` and `engine` take.
 pub const ENGINES: [&str; 3] = ["auto", "ollama", "embedded"];
 /// The engine used when nothing else names one: Ollama when its server answers, else the
-/// embedded one when the model is found on disk ([`crate::engine`]).
+/// embedded one when the model is found on disk (the `engine` module decides).
 pub const DEFAULT_ENGINE: &str = "auto";
 
 /// The model used when nothing else names one: Meta's Llama 3.2 3B instruct, a small model that

@@ -89,7 +89,7 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
         if hosts.len() > 1 {
             eprint!("{}", host_lines(&hosts));
         }
-        if let Some(line) = engine_line(&llm) {
+        if let Some(line) = llm.engine_line() {
             eprintln!("{line}");
         }
     }
@@ -98,28 +98,6 @@ pub(super) async fn summarize(args: SummarizeArgs) -> Result<(), Failure> {
         Some(path) => write_output(path, &text),
         None => print_stdout(&text),
     }
-}
-
-/// The embedded engine's `--stats` line: prompt tokens decoded vs taken from the KV cache
-/// (the shared prefix of the chunks), decode calls; `None` with a server.
-pub fn engine_line(llm: &Llm) -> Option<String> {
-    #[cfg(feature = "embedded")]
-    if let Some(s) = llm.embedded_stats() {
-        let pct = |n: u64| 100.0 * n as f64 / s.prompt_tokens.max(1) as f64;
-        return Some(format!(
-            "embedded engine: {} requests, {} prompt tokens: {} decoded, {} reused from the KV cache ({:.0}%, {} copied between sequences); {} generated; {} decode calls",
-            s.requests,
-            s.prompt_tokens,
-            s.prompt_tokens_computed,
-            s.prompt_tokens_reused,
-            pct(s.prompt_tokens_reused),
-            s.prompt_tokens_copied,
-            s.generated_tokens,
-            s.decode_calls
-        ));
-    }
-    let _ = llm;
-    None
 }
 
 /// The `--stats` line (the last part: the invisible text dropped from the writeup,
@@ -505,7 +483,7 @@ pub async fn batch(args: BatchArgs) -> Result<(), Failure> {
         if hosts.len() > 1 {
             eprint!("{}", host_lines(&hosts));
         }
-        if let Some(line) = engine_line(&llm) {
+        if let Some(line) = llm.engine_line() {
             eprintln!("{line}");
         }
     }

@@ -1,10 +1,21 @@
 //! The pool's in-process host ([`Api::Embedded`](super::Api::Embedded)): what the server
 //! endpoints (`/api/tags`, `/api/version`, `/api/show`) answer for it, read from the GGUF file.
 
-use super::{Llm, LlmError};
+use super::{HostSpec, Llm, LlmConfig, LlmError};
 
 #[cfg(feature = "embedded")]
 impl Llm {
+    /// The pool's one host when `cfg` runs the model in this process (`host`, `more_hosts` and
+    /// `api` are then not used): `embedded:<file>`, taking as many requests at once as the
+    /// engine decodes sequences.
+    pub(super) fn embedded_host(cfg: &LlmConfig) -> Option<HostSpec> {
+        let engine = cfg.embedded.as_ref()?.engine();
+        Some(HostSpec {
+            url: format!("embedded:{}", engine.file().path.display()),
+            parallel: Some(engine.parallel()),
+        })
+    }
+
     fn worker(&self) -> Result<&super::embedded::Worker, LlmError> {
         self.embedded
             .as_deref()
@@ -55,10 +66,34 @@ impl Llm {
     pub fn embedded_stats(&self) -> Option<super::embedded::EmbeddedStats> {
         self.embedded.as_ref().map(|w| w.engine().stats())
     }
+
+    /// The in-process engine's `--stats` line: prompt tokens decoded vs taken from the KV cache
+    /// (the shared prefix of the chunks), decode calls; `None` with servers.
+    pub fn engine_line(&self) -> Option<String> {
+        let s = self.embedded_stats()?;
+        let pct = 100.0 * s.prompt_tokens_reused as f64 / s.prompt_tokens.max(1) as f64;
+        Some(format!(
+            "embedded engine: {} requests, {} prompt tokens: {} decoded, {} reused from the KV cache ({pct:.0}%, {} copied between sequences); {} generated; {} decode calls",
+            s.requests,
+            s.prompt_tokens,
+            s.prompt_tokens_computed,
+            s.prompt_tokens_reused,
+            s.prompt_tokens_copied,
+            s.generated_tokens,
+            s.decode_calls
+        ))
+    }
 }
 
 #[cfg(not(feature = "embedded"))]
 impl Llm {
+    pub(super) fn embedded_host(_cfg: &LlmConfig) -> Option<HostSpec> {
+        None
+    }
+    /// The in-process engine's `--stats` line: never, in a build without it.
+    pub fn engine_line(&self) -> Option<String> {
+        None
+    }
     pub(super) fn embedded_digest(&self) -> Result<Option<String>, LlmError> {
         Err(super::dispatch::no_engine())
     }

@@ -34,6 +34,7 @@
 //! - `show-<model>.json` = `{"context_length": N | null}` for [`Llm::model_context_length`], the
 //!   model name with characters other than ASCII letters, digits, `.`, `_`, `-` turned into `_`.
 
+mod counters;
 mod dispatch;
 // The one place with `unsafe`: llama.cpp's C log callback, and the model that its context
 // borrows (each block has its SAFETY comment).
@@ -52,6 +53,7 @@ pub mod retry;
 mod truncation;
 mod wire;
 
+pub use counters::CallStats;
 pub use error::LlmError;
 pub use host::{normalize_host, DEFAULT_HOST, DEFAULT_PORT};
 #[doc(hidden)]
@@ -63,11 +65,12 @@ pub use wire::{chat_body, request_key};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::cache::{self, Cache, Lookup};
+use counters::Counters;
 use error::causes;
 use truncation::check_truncation;
 
@@ -198,59 +201,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub use retry::{DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BUDGET, DEFAULT_RETRY_DELAY};
 
-/// Totals over the calls of one [`Llm`], from [`Llm::stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CallStats {
-    /// Chat calls that got a whole answer, live or replayed (including answers then rejected as
-    /// truncated).
-    pub calls: u64,
-    /// Of [`CallStats::calls`], those answered from a recording (`--replay`).
-    pub replayed: u64,
-    /// Chat calls answered from the answer cache (not counted in [`CallStats::calls`], nor in
-    /// the token and time sums: the model did no work for them).
-    pub cache_hits: u64,
-    /// Retries made (an attempt after a broken connection, a busy answer or an HTTP 5xx),
-    /// over all calls.
-    pub retries: u64,
-    /// HTTP requests sent to the server, every attempt counted (chat, show, tags, version).
-    pub requests: u64,
-    /// Of those, requests to the chat endpoint: what the server was asked to generate,
-    /// retries included.
-    pub chat_requests: u64,
-    /// Sum of `prompt_eval_count` (tokens) over the answers that carried it.
-    pub prompt_eval_count: u64,
-    /// Sum of `eval_count` (tokens generated) over the answers that carried it.
-    pub eval_count: u64,
-    /// Sum of `total_duration` in nanoseconds (the server's time, not wall-clock time of this
-    /// process; replayed answers count their recorded time).
-    pub model_time_ns: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    calls: AtomicU64,
-    replayed: AtomicU64,
-    cache_hits: AtomicU64,
-    retries: AtomicU64,
-    requests: AtomicU64,
-    chat_requests: AtomicU64,
-    prompt_eval_count: AtomicU64,
-    eval_count: AtomicU64,
-    model_time_ns: AtomicU64,
-}
-
-impl Counters {
-    fn add(&self, answer: &ChatResponse) {
-        self.calls.fetch_add(1, Relaxed);
-        self.prompt_eval_count
-            .fetch_add(answer.prompt_eval_count.unwrap_or(0), Relaxed);
-        self.eval_count
-            .fetch_add(answer.eval_count.unwrap_or(0), Relaxed);
-        self.model_time_ns
-            .fetch_add(answer.total_duration.unwrap_or(0), Relaxed);
-    }
-}
-
 /// One progress report of [`Llm::pull`] (a line of Ollama's `/api/pull` stream).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullProgress {
@@ -345,19 +295,13 @@ impl Llm {
             })?;
         let mut hosts = Vec::new();
         let mut ollamas = Vec::new();
-        let given_hosts: Vec<&String> = std::iter::once(&cfg.host).chain(&cfg.more_hosts).collect();
-        #[cfg(feature = "embedded")]
-        let given_hosts = if let Some(worker) = &cfg.embedded {
-            let engine = worker.engine();
-            let spec = HostSpec {
-                url: format!("embedded:{}", engine.file().path.display()),
-                parallel: Some(engine.parallel()),
-            };
-            hosts.push((spec, Api::Embedded));
-            ollamas.push(None);
-            Vec::new()
-        } else {
-            given_hosts
+        let given_hosts: Vec<&String> = match Llm::embedded_host(&cfg) {
+            Some(spec) => {
+                hosts.push((spec, Api::Embedded));
+                ollamas.push(None);
+                Vec::new()
+            }
+            None => std::iter::once(&cfg.host).chain(&cfg.more_hosts).collect(),
         };
         for given in given_hosts {
             let bad = |detail: String| LlmError::BadHost {
@@ -473,18 +417,7 @@ impl Llm {
 
     /// Totals so far over all calls of this client.
     pub fn stats(&self) -> CallStats {
-        let c = &self.counters;
-        CallStats {
-            calls: c.calls.load(Relaxed),
-            replayed: c.replayed.load(Relaxed),
-            cache_hits: c.cache_hits.load(Relaxed),
-            retries: c.retries.load(Relaxed),
-            requests: c.requests.load(Relaxed),
-            chat_requests: c.chat_requests.load(Relaxed),
-            prompt_eval_count: c.prompt_eval_count.load(Relaxed),
-            eval_count: c.eval_count.load(Relaxed),
-            model_time_ns: c.model_time_ns.load(Relaxed),
-        }
+        self.counters.snapshot()
     }
 
     /// One chat call (live, or replay/record per config). Returns the whole answer.

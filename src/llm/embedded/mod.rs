@@ -96,7 +96,7 @@ pub struct EmbeddedConfig {
     /// Let llama.cpp's own log lines through to stderr (otherwise they are dropped).
     pub verbose: bool,
     /// Reuse the KV cells of a shared prompt prefix (on by default; off only to measure what
-    /// the reuse gains: `TAKEAWAYS_KV_REUSE=0`, [`crate::engine`]).
+    /// the reuse gains: `TAKEAWAYS_KV_REUSE=0`, read by the `engine` module).
     pub reuse_prefix: bool,
 }
 
