@@ -15,13 +15,35 @@ use super::*;
 use crate::extract::{parse_answer, schema_of, ExtractAnswer};
 use crate::llm::Options;
 
-fn test_model() -> Option<ModelFile> {
+/// One model test at a time, each on one thread: llama.cpp's thread pool spin-waits, and these
+/// tests run side by side with two threads each took 200 s on a 2-core CI machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The test model, with the turn of this test on it ([`ONE_AT_A_TIME`]).
+struct TestModel {
+    file: ModelFile,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for TestModel {
+    type Target = ModelFile;
+    fn deref(&self) -> &ModelFile {
+        &self.file
+    }
+}
+
+fn test_model() -> Option<TestModel> {
     let Some(path) = std::env::var_os("TAKEAWAYS_TEST_GGUF").map(PathBuf::from) else {
         eprintln!("note: TAKEAWAYS_TEST_GGUF is not set; skipping a test that needs a GGUF model");
         return None;
     };
     match store::resolve(&path.to_string_lossy(), &store::process_env) {
-        Ok(file) => Some(file),
+        Ok(file) => Some(TestModel {
+            file,
+            _turn: ONE_AT_A_TIME
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        }),
         Err(e) => {
             eprintln!("note: TAKEAWAYS_TEST_GGUF: {e}; skipping a test that needs a GGUF model");
             None
@@ -31,7 +53,7 @@ fn test_model() -> Option<ModelFile> {
 
 fn load(file: &ModelFile, parallel: usize) -> Embedded {
     let cfg = EmbeddedConfig {
-        threads: None,
+        threads: Some(1),
         parallel,
         verbose: false,
         reuse_prefix: true,
