@@ -21,6 +21,17 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The flags of every summarize run here: JSON to check, one thread (see [`ONE_AT_A_TIME`]), no
+/// final model pass (one call less).
+const RUN_FLAGS: [&str; 6] = [
+    "--format",
+    "json",
+    "--quiet",
+    "--no-final-pass",
+    "--threads",
+    "1",
+];
+
 fn test_model() -> Option<PathBuf> {
     let path = match std::env::var_os("TAKEAWAYS_TEST_GGUF") {
         Some(p) => PathBuf::from(p),
@@ -89,15 +100,8 @@ fn a_gguf_path_summarizes_a_fixture() {
         ])
         .arg("--model")
         .arg(&model)
-        .args([
-            "--format",
-            "json",
-            "--stats",
-            "--quiet",
-            "--no-final-pass",
-            "--threads",
-            "1",
-        ])
+        .args(RUN_FLAGS)
+        .arg("--stats")
         .output()
         .unwrap();
     summarized(&out);
@@ -134,14 +138,7 @@ fn an_ollama_store_name_is_found_without_the_server() {
         .env("OLLAMA_MODELS", store.path())
         .args(["summarize", "fixtures/writeups/rustconf-mini.md"])
         .args(["--model", "smollm2:135m", "--host", &closed_port_url()])
-        .args([
-            "--format",
-            "json",
-            "--quiet",
-            "--no-final-pass",
-            "--threads",
-            "1",
-        ])
+        .args(RUN_FLAGS)
         .output()
         .unwrap();
     summarized(&out);
