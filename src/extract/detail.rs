@@ -221,7 +221,8 @@ fn explains(sentence: &str) -> bool {
 
 /// The sentence of `text` within `regions` (byte ranges of `text`) that holds the most of the
 /// content words of `headline` (`text::content_tokens`), the earliest on a tie, as a byte range
-/// of `text`, with how many of them it holds; `None` when none holds one. Only sentences that
+/// of `text`, with how many of them it holds; `None` when none holds at least half of them (the
+/// rule of the off-text check, `filters::Checks::judge`). Only sentences that
 /// may be a detail count ([`explains`]), and not one that only says the headline again: fewer
 /// than [`MIN_NEW_WORDS`] content words of its own ("And I, for one, welcome our new AI
 /// overlords." under that headline).
@@ -239,7 +240,10 @@ pub fn best_sentence(
             continue;
         }
         let shared = own.intersection(&words).count();
-        if shared > 0 && best.as_ref().is_none_or(|(_, b)| shared > *b) {
+        // At least half of the headline's words: one shared word grounds nothing (SmolLM2's
+        // "C: This is a bad way of doing things" shared "way" with an unrelated sentence).
+        if shared > 0 && shared * 2 >= words.len() && best.as_ref().is_none_or(|(_, b)| shared > *b)
+        {
             best = Some((r, shared));
         }
     }
@@ -360,9 +364,12 @@ mod tests {
             best_sentence(text, &all, "What else was there: the opening keynote"),
             None
         );
-        // A sentence that says the headline again explains nothing: the next best does.
-        let (r, _) = best_sentence(text, &all, "Caches need an owner, the speaker said").unwrap();
-        assert!(text[r].starts_with("We moved every build"));
+        // A sentence that says the headline again explains nothing, and one shared word of
+        // five ("caches") grounds nothing.
+        assert_eq!(
+            best_sentence(text, &all, "Caches need an owner, the speaker said"),
+            None
+        );
         // The first sentence that explains something, within a region only.
         let r = first_sentence(text, &all).unwrap();
         assert!(text[r].starts_with("We moved every build"));

@@ -403,7 +403,12 @@ pub async fn extract_chunk(
             let d = content_tokens(&detail);
             !h.is_empty() && h.intersection(&d).count() * 2 >= h.len()
         };
-        if lead_in {
+        // A detail that only says the headline again (a headline copied from the text is its
+        // own sentence) explains nothing.
+        if lead_in || {
+            let h = content_tokens(&headline);
+            content_tokens(&detail).difference(&h).count() < detail::MIN_NEW_WORDS
+        } {
             detail.clear();
         }
         let heading_path = match &found {
@@ -458,8 +463,9 @@ pub async fn extract_chunk(
 /// is copied from the text (an intro list item, a heading that states its point; not a
 /// heading restated, whose line grounds nothing), else the sentence of the chunk (`everywhere`,
 /// byte ranges of `text`) that shares the most content words with it, one of its own section
-/// (`own`) on a tie, or always one of its own section when `named` (the headline restates that
-/// section's heading). `None` when no sentence shares a word.
+/// (`own`) on a tie; when `named` (the headline restates that section's heading), always one of
+/// its own section, the first that explains something when none shares a word. `None` when no
+/// sentence shares a word.
 ///
 /// Why the code finds the sentence and the model does not quote it: a quote cost ~15 of the
 /// ~40 generated tokens of every takeaway (Qwen2.5-Coder's tokenizer), and generation is most of
@@ -481,9 +487,15 @@ fn ground(
         }
     }
     let in_own = detail::best_sentence(text, own, headline);
+    if named {
+        // Its heading's section, even when no sentence there repeats its words: the first one
+        // that explains something.
+        return in_own
+            .map(|(r, _)| r)
+            .or_else(|| detail::first_sentence(text, own));
+    }
     let anywhere = detail::best_sentence(text, everywhere, headline);
     match (in_own, anywhere) {
-        (Some((o, _)), _) if named => Some(o),
         (Some((o, so)), Some((_, sa))) if so >= sa => Some(o),
         (_, a) => a.map(|(r, _)| r),
     }

@@ -69,7 +69,8 @@ impl Budget {
 /// | SmolLM2-135M | 1200 | 9 | 0.84-1.04× | | | 3 of 10 |
 /// | SmolLM2-135M | 600 | 17 | 1.04× | | | 7 of 10 |
 /// | Qwen2.5-Coder 1.5B, with quotes | 2000 | 5 | 6,142 | 593 | 223 s | 10 of 10 |
-/// | Qwen2.5-Coder 1.5B, no quotes | the window | 2 | 5,306 | 310 | 176 s | see issue 11 |
+/// | Qwen2.5-Coder 1.5B, no quotes | the window | 2 | 5,306 | 310 | 165 s | 10 of 10 |
+/// | … and compact JSON | the window | 2 | 5,372 | 246 | 153 s (1.19× one call) | 10 of 10 |
 ///
 /// SmolLM2 answered once per call whatever the chunk held, so it needed one section a chunk.
 /// A real instruction-tuned model gives one takeaway per listed section (the prompt asks for
