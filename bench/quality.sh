@@ -15,6 +15,9 @@
 #   bench/quality.sh                       # N=10, model qwen2.5-coder:1.5b (the stand-in)
 #   MODEL=qwen2.5-coder:0.5b N=10 bench/quality.sh
 #   ONESHOT=0 bench/quality.sh             # without the one-call baseline (it costs a model call)
+#   ONESHOT_KEEP=DIR bench/quality.sh      # keep the one-call answers in DIR and reuse them on a
+#                                          # rerun (same model and N: the call is deterministic at
+#                                          # temperature 0 on the stand-in), to re-measure the tool only
 #   EVAL_VENV=DIR bench/quality.sh         # where ../shared/eval/setup.sh installed the scorer
 #                                          # (default target/eval-venv; set up on first use)
 set -euo pipefail
@@ -56,10 +59,16 @@ for truth in "$shared"/corpus/truth/*.md; do
   o_rec="-" o_best="-" o_dup="-"
   if [ "$oneshot" = 1 ]; then
     one="$work/$stem.oneshot.md"
-    if python3 "$shared/tools/oneshot.py" "$file" --model "$model" --top "$n" --host "$host" >"$one" 2>"$work/one.err"; then
-      read -r o_rec o_best o_dup _ < <(score "$one" "$truth")
+    kept="${ONESHOT_KEEP:+$ONESHOT_KEEP/$stem.${model//[:\/]/_}.top$n.md}"
+    if [ -n "$kept" ] && [ -s "$kept" ]; then
+      cp "$kept" "$one"
+    elif python3 "$shared/tools/oneshot.py" "$file" --model "$model" --top "$n" --host "$host" >"$one" 2>"$work/one.err"; then
+      [ -z "$kept" ] || { mkdir -p "$ONESHOT_KEEP" && cp "$one" "$kept"; }
     else
       o_rec="failed"
+    fi
+    if [ "$o_rec" != failed ]; then
+      read -r o_rec o_best o_dup _ < <(score "$one" "$truth")
     fi
   fi
 

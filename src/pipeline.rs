@@ -37,8 +37,8 @@ pub struct Settings {
     pub repeat_penalty: f32,
     /// How many takeaways to print.
     pub top: usize,
-    /// Chunk target in estimated tokens; `None`: [`split::DEFAULT_TARGET_TOKENS`], or less when
-    /// the context window is smaller ([`split::Budget::for_context`]).
+    /// Chunk target in estimated tokens; `None`: [`split::DEFAULT_TARGET_TOKENS`] (chunks as
+    /// large as the context window allows, [`split::Budget::for_context`]).
     pub target_tokens: Option<usize>,
     /// Ask the model to reorder the short list at the end ([`rank::blend_order`]).
     pub final_pass: bool,
@@ -58,7 +58,7 @@ pub enum Strategy {
     /// `whole` for a body of at most [`AUTO_WHOLE_MAX_TOKENS`] estimated tokens, else `sections`.
     #[default]
     #[value(
-        help = "whole for a writeup that fits one chunk (--chunk-tokens, 2000 estimated tokens by default), else sections"
+        help = "whole for a writeup of at most 2000 estimated tokens (or --chunk-tokens, when smaller), else sections"
     )]
     Auto,
     /// Map-reduce: one call per chunk of sections ([`split::chunks`]), then merge and rank.
@@ -102,10 +102,11 @@ pub enum Strategy {
 /// not better here, so the threshold is the smallest that changes nothing. With a stronger
 /// model, measure again (`bench/live.sh FILE...`) before raising it; a higher value changes the
 /// requests for short writeups, so their recorded fixtures must be recorded again.
-pub const AUTO_WHOLE_MAX_TOKENS: usize = split::DEFAULT_TARGET_TOKENS;
+pub const AUTO_WHOLE_MAX_TOKENS: usize = 2000;
 
 /// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
-/// costs memory and time on a CPU for nothing: chunks are ~1k tokens ([`split::DEFAULT_TARGET_TOKENS`]).
+/// costs memory and time on a CPU for nothing; chunks fill the window ([`split::DEFAULT_TARGET_TOKENS`]),
+/// so this also bounds how much text one call holds.
 pub const NUM_CTX_CAP: u32 = 8192;
 
 /// `num_ctx` when neither the flag nor `/api/show` gives one: the smallest default of current

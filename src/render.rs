@@ -29,7 +29,7 @@ pub fn render(summary: &Summary, format: Format) -> String {
 }
 
 /// Markdown: title, source, model and date, then numbered takeaways (bold headline, one
-/// sentence) each with its source sections. A takeaway whose supporting quote was not found in
+/// sentence) each with its source sections. A takeaway that no sentence of its section supports in
 /// the text is marked †, with a note at the end.
 ///
 /// Every text that comes from the model, the writeup or an error goes through
@@ -89,7 +89,7 @@ pub fn markdown(summary: &Summary) -> String {
         out.push('\n');
     }
     if unverified {
-        out.push_str("† The model's supporting quote was not found in the section text: check it there before relying on it.\n");
+        out.push_str("† No sentence of the section holds most of this headline's words: check it there before relying on it.\n");
     }
     for n in &summary.notes {
         out.push_str(&format!("Note: {}\n", markdown_inline(n)));

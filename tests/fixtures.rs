@@ -133,7 +133,12 @@ fn long_section_is_split_within_budget() {
     let doc = read("datastore-days-long.md");
     let prompts = Prompts::new(None).unwrap();
     let outline = split::outline(&doc);
-    let budget = pipeline::budget(&outline, &prompts, &settings(), 8192).unwrap();
+    // A target below the window (`--chunk-tokens 2000`); the default fills the window.
+    let small = Settings {
+        target_tokens: Some(2000),
+        ..settings()
+    };
+    let budget = pipeline::budget(&outline, &prompts, &small, 8192).unwrap();
     let chunks = split::chunks(&doc, &outline, budget);
     let deep: Vec<_> = chunks
         .iter()
@@ -396,19 +401,23 @@ fn instructions_in_a_writeup_do_not_steer_the_summary() {
     assert!(json["takeaways"].as_array().unwrap().len() >= 3, "{json}");
 }
 
-/// SmolLM2-135M echoes the prompt: its echoes are still dropped, and counted.
+/// SmolLM2-135M cannot summarize: the checks drop most of its candidates, each counted under its
+/// rule, and no dropped headline reaches the summary.
 #[test]
-fn a_recorded_echo_is_still_dropped() {
+fn a_weak_models_candidates_are_dropped_and_counted() {
     let rec = RECORDED
         .iter()
         .find(|r| r.1 == "rustconf-mini-smollm2")
         .unwrap();
     let (json, explain) = replay_json(rec);
-    let d = &json["stats"]["dropped"];
-    let caught =
-        d["echo"].as_u64().unwrap() + d["title"].as_u64().unwrap() + d["debris"].as_u64().unwrap();
-    assert!(caught > 0, "no echo to drop in this recording: {explain}");
-    for line in explain.lines().filter(|l| l.starts_with("dropped (echo)")) {
+    let caught: u64 = json["stats"]["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(caught > 0, "nothing dropped in this recording: {explain}");
+    for line in explain.lines().filter(|l| l.starts_with("dropped (")) {
         let headline = line.split("]: ").nth(1).unwrap();
         assert!(
             !json

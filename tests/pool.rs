@@ -60,7 +60,7 @@ const TOPICS: &[&str] = &[
 ];
 
 fn answer_for(prompt: &str) -> String {
-    // One takeaway per "## Talk N" heading in the prompt, quoting that talk.
+    // One takeaway per "## Talk N" heading in the prompt.
     let takeaways: Vec<Value> = prompt
         .match_indices("## Talk ")
         .map(|(i, _)| {
@@ -71,8 +71,8 @@ fn answer_for(prompt: &str) -> String {
                 .parse()
                 .unwrap();
             let topic = TOPICS[n % TOPICS.len()];
-            json!({"headline": topic,
-                   "quote": format!("shipped feature {n} with a golden path number {n}"),
+            // Most of the headline's words are in the talk's sentence: the code grounds it there.
+            json!({"headline": format!("{topic}: reviews of area {n} got faster after rule {n}"),
                    "importance": 3})
         })
         .collect();

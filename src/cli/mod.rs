@@ -319,8 +319,8 @@ pub struct PipelineArgs {
     #[arg(long, default_value_t = pipeline::DEFAULT_REPEAT_PENALTY)]
     pub repeat_penalty: f32,
 
-    /// Target chunk size in estimated tokens (see `takeaways sections`). Default: 2000, or less
-    /// when num_ctx leaves less room.
+    /// Target chunk size in estimated tokens (see `takeaways sections`). Default: as large as
+    /// num_ctx leaves room for (fewer calls; each call repeats the instructions).
     #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_000_000).map(|n| n as usize))]
     pub chunk_tokens: Option<usize>,
 

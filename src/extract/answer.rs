@@ -20,7 +20,7 @@ pub struct ExtractAnswer {
     /// The chunk's takeaways, most important first. At least one: left free, small models
     /// answer `[]` for most chunks. At most [`super::MAX_TAKEAWAYS_PER_CHUNK`]; the prompt asks
     /// for fewer on a small chunk ([`super::takeaways_for`]).
-    #[schemars(length(min = 1, max = 8))]
+    #[schemars(length(min = 1, max = 12))]
     pub takeaways: Vec<RawTakeaway>,
 }
 
@@ -31,13 +31,6 @@ pub struct RawTakeaway {
     /// server's grammar where it has one (llama.cpp), and stop a small model's repetition loop.
     #[schemars(length(min = 3, max = 100))] // HEADLINE_MAX_CHARS
     pub headline: String,
-    /// A few words copied from the chunk where it makes the point; looked up in the chunk
-    /// (grounding) and widened there to the sentence that holds it, which becomes the detail
-    /// printed under the headline. Capped at 60 characters: told "4 to 10 words", models still
-    /// copy whole sentences (~50 tokens each); a short quote is cheap to generate and, cut by
-    /// the grammar, still a prefix of the author's sentence ([`super::find_quote`]).
-    #[schemars(length(max = 60))]
-    pub quote: String,
     /// 1 (minor) to 5 (central). Sent as an `enum`, not `minimum`/`maximum`: llama.cpp's
     /// grammar enforces enums but not ranges (the stand-in answered 123). Read leniently (a
     /// number out of range, a float, a numeric string) and clamped by [`repair`].
@@ -321,7 +314,7 @@ mod tests {
     #[test]
     fn schema_has_the_fields_and_no_descriptions() {
         let s = schema_of::<ExtractAnswer>().to_string();
-        for f in ["takeaways", "headline", "quote", "importance"] {
+        for f in ["takeaways", "headline", "importance"] {
             assert!(s.contains(f), "{s}");
         }
         assert!(!s.contains("description"), "{s}");

@@ -1,11 +1,12 @@
-//! Grounding: where a model's quote is in its chunk, and the author's sentence around it, which
-//! becomes the takeaway's detail.
+//! Grounding: the author's sentence that supports a headline ([`best_sentence`]), or where a
+//! headline copied from the text is ([`find_quote`]), and the sentence around it, which becomes
+//! the takeaway's detail ([`sentence_around`]).
 //!
-//! The detail is extracted, not generated: the model copies a short quote, and the sentence of
-//! the writeup that holds it is printed under the headline. Generation is what costs on a CPU
-//! (docs/ARCHITECTURE.md, Ollama fact 11): a one-sentence detail per candidate was most of the
-//! map step's generated tokens, and most candidates never reach the summary. The author's own
-//! sentence is also grounded by construction.
+//! The detail is extracted, not generated: the sentence of the writeup is printed under the
+//! headline. Generation is what costs on a CPU (docs/ARCHITECTURE.md, Ollama fact 11): a
+//! one-sentence detail per candidate was most of the map step's generated tokens, and a copied
+//! quote still ~15 of the ~40 tokens of a takeaway (issue 11). The author's own sentence is
+//! also grounded by construction.
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -166,6 +167,99 @@ pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (Stri
     (cut(&fold_space(&cleaned), DETAIL_MAX_CHARS), lead_in)
 }
 
+/// The sentences of `text` within `regions` (byte ranges of `text`), as byte ranges, in order:
+/// each block (a paragraph, a list item, a table row) split by UAX #29 with its line breaks
+/// read as spaces (hard-wrapped lines are one sentence).
+fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut push_block = |block: std::ops::Range<usize>| {
+        let unwrapped = text[block.clone()].replace('\n', " ");
+        for (i, s) in unwrapped.split_sentence_bound_indices() {
+            let trimmed = s.trim_end();
+            if trimmed.chars().any(char::is_alphanumeric) {
+                let start = block.start + i + (trimmed.len() - trimmed.trim_start().len());
+                out.push(start..block.start + i + trimmed.len());
+            }
+        }
+    };
+    for region in regions {
+        let mut pos = region.start;
+        let mut block_start = None;
+        for line in text[region.clone()].split_inclusive('\n') {
+            let line_start = pos;
+            pos += line.len();
+            let t = line.trim();
+            if t.is_empty() || is_item_start(t) {
+                if let Some(s) = block_start.take() {
+                    push_block(s..line_start);
+                }
+            }
+            if !t.is_empty() {
+                block_start.get_or_insert(line_start);
+            }
+        }
+        if let Some(s) = block_start {
+            push_block(s..pos);
+        }
+    }
+    out
+}
+
+/// Least letters and digits of a sentence that [`best_sentence`] and [`first_sentence`] pick:
+/// fewer is a fragment ("Opening keynote.") that explains nothing.
+pub const MIN_SENTENCE_CHARS: usize = 20;
+
+/// Least content words a detail adds to its headline ([`best_sentence`]).
+pub const MIN_NEW_WORDS: usize = 3;
+
+/// A sentence that may be a detail: long enough ([`MIN_SENTENCE_CHARS`]) and not a lead-in
+/// (ending with `:`).
+fn explains(sentence: &str) -> bool {
+    !sentence.trim_end().ends_with(':')
+        && sentence.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_SENTENCE_CHARS
+}
+
+/// The sentence of `text` within `regions` (byte ranges of `text`) that holds the most of the
+/// content words of `headline` (`text::content_tokens`), the earliest on a tie, as a byte range
+/// of `text`, with how many of them it holds; `None` when none holds at least half of them (the
+/// rule of the off-text check, `filters::Checks::judge`). Only sentences that
+/// may be a detail count ([`explains`]), and not one that only says the headline again: fewer
+/// than [`MIN_NEW_WORDS`] content words of its own ("And I, for one, welcome our new AI
+/// overlords." under that headline).
+pub fn best_sentence(
+    text: &str,
+    regions: &[std::ops::Range<usize>],
+    headline: &str,
+) -> Option<(std::ops::Range<usize>, usize)> {
+    let words = crate::text::content_tokens(headline);
+    let mut best: Option<(std::ops::Range<usize>, usize)> = None;
+    for r in sentences(text, regions) {
+        let s = &text[r.clone()];
+        let own = crate::text::content_tokens(s);
+        if !explains(s) || own.difference(&words).count() < MIN_NEW_WORDS {
+            continue;
+        }
+        let shared = own.intersection(&words).count();
+        // At least half of the headline's words: one shared word grounds nothing (SmolLM2's
+        // "C: This is a bad way of doing things" shared "way" with an unrelated sentence).
+        if shared > 0 && shared * 2 >= words.len() && best.as_ref().is_none_or(|(_, b)| shared > *b)
+        {
+            best = Some((r, shared));
+        }
+    }
+    best
+}
+
+/// The first sentence within `regions` of `text` that may be a detail ([`explains`]).
+pub fn first_sentence(
+    text: &str,
+    regions: &[std::ops::Range<usize>],
+) -> Option<std::ops::Range<usize>> {
+    sentences(text, regions)
+        .into_iter()
+        .find(|r| explains(&text[r.clone()]))
+}
+
 /// Removes list markers, heading marks and table pipes at the start of each line.
 fn strip_line_marks(s: &str) -> String {
     s.lines()
@@ -246,6 +340,42 @@ mod tests {
             sentence_around(text, r).0,
             "a list item about caching layers"
         );
+    }
+
+    #[test]
+    fn the_sentence_sharing_most_words_grounds_a_headline() {
+        let text = "Opening keynote.\n\nWe moved every build to remote caches, and CI\ntime \
+                    fell from 38 to 11 minutes. Caches need an owner, the speaker said.\n\n\
+                    Here is what else I saw:\n\n- a talk on flaky tests and how to quarantine them\n";
+        let all = [0..text.len()];
+        let (r, _) = best_sentence(text, &all, "Remote build caches cut CI time").unwrap();
+        assert_eq!(
+            &text[r],
+            "We moved every build to remote caches, and CI\ntime fell from 38 to 11 minutes."
+        );
+        let (r, _) = best_sentence(text, &all, "Quarantine flaky tests").unwrap();
+        assert_eq!(
+            sentence_around(text, r).0,
+            "a talk on flaky tests and how to quarantine them"
+        );
+        // Nothing shared: none. A fragment or a lead-in is never picked.
+        assert_eq!(best_sentence(text, &all, "Kubernetes pricing"), None);
+        assert_eq!(
+            best_sentence(text, &all, "What else was there: the opening keynote"),
+            None
+        );
+        // A sentence that says the headline again explains nothing, and one shared word of
+        // five ("caches") grounds nothing.
+        assert_eq!(
+            best_sentence(text, &all, "Caches need an owner, the speaker said"),
+            None
+        );
+        // The first sentence that explains something, within a region only.
+        let r = first_sentence(text, &all).unwrap();
+        assert!(text[r].starts_with("We moved every build"));
+        let tail = text.find("Caches need").unwrap()..text.len();
+        let r = first_sentence(text, &[tail]).unwrap();
+        assert_eq!(&text[r], "Caches need an owner, the speaker said.");
     }
 
     #[test]

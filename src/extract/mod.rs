@@ -1,6 +1,7 @@
 //! Stage 3, `extract`: the map step. One `/api/chat` call per [`Chunk`] → [`Candidate`]
-//! takeaways, each with the model's importance and a supporting quote that is looked up in the
-//! chunk (grounding) and widened to the author's sentence, the detail ([`detail`]).
+//! takeaways: the model gives a headline and an importance per listed section; the code grounds
+//! each headline in the author's sentence of that section that shares the most words with it,
+//! which becomes the detail printed under it ([`detail`]).
 //!
 //! The answer schema, parsing and the call that retries once are in [`answer`]; the rules that
 //! drop a candidate before ranking, each named and counted, in [`filters`].
@@ -17,19 +18,22 @@ use crate::language::Language;
 use crate::llm::{LlmError, Options, Reply};
 use crate::prompts::{fence_for, ExtractVars, PromptError, Prompts};
 use crate::text::{content_tokens, fold_space, markdown_words, same_takeaway, strip_format_tags};
-use crate::types::{label, Candidate, Chunk, DropRule, Dropped};
+use crate::types::{label, Candidate, Chunk, ChunkPart, DropRule, Dropped};
 
-/// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this).
-pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 8;
+/// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this): a
+/// chunk fills the context window (`split::DEFAULT_TARGET_TOKENS`), 9 sections of the seed
+/// writeup at `num_ctx` 8192; a chunk of more sections is asked for its 12 that matter most.
+pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 12;
 
 /// Estimated tokens of one section's text per takeaway asked for: a section is asked for one
 /// takeaway, and one more for every further this many tokens of it in the chunk.
 ///
 /// Why one per section: asked for N takeaways of a chunk of several sections, models
 /// (Qwen2.5-Coder 0.5B and 1.5B) took all N from the first section; asked for one per section
-/// listed, they cover every section. Why not more: every takeaway costs ~35 generated tokens
-/// (headline, short quote, JSON), and on a CPU a generated token costs as much as ~5 of prompt
-/// (docs/ARCHITECTURE.md, Ollama fact 11); see `split::DEFAULT_TARGET_TOKENS`.
+/// listed, they cover every section. Why not more: every takeaway costs ~25 generated tokens
+/// (headline, importance, JSON; ~40 while it also had a quote), and on a CPU a generated token
+/// costs as much as ~5 of prompt (docs/ARCHITECTURE.md, Ollama fact 11); see
+/// `split::DEFAULT_TARGET_TOKENS`.
 pub const TOKENS_PER_TAKEAWAY: usize = 1500;
 
 /// How many takeaways to ask of a chunk whose prompt lists `sections` sections
@@ -54,12 +58,7 @@ pub fn prompt_sections(chunk: &Chunk, body: &str) -> Vec<String> {
     let leaf = |path: &[String]| path.last().cloned().unwrap_or_else(|| label(path));
     let mut out: Vec<String> = Vec::new();
     for part in &chunk.parts {
-        let text = &body[part.range.clone()];
-        let own = match (text.split_once('\n'), part.heading_path.last()) {
-            (Some((first, rest)), Some(h)) if markdown_words(first).contains(h.as_str()) => rest,
-            (None, Some(h)) if markdown_words(text).contains(h.as_str()) => "",
-            _ => text,
-        };
+        let own = &body[own_range(part, body)];
         let letters = own.chars().filter(|c| c.is_alphanumeric()).count();
         let name = leaf(&part.heading_path);
         if letters >= MIN_SECTION_TEXT && !out.contains(&name) {
@@ -75,6 +74,46 @@ pub fn prompt_sections(chunk: &Chunk, body: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Byte range in `body` of `part`'s own text: without its first line when that line is its
+/// section's heading (a heading grounds nothing and explains nothing).
+pub fn own_range(part: &ChunkPart, body: &str) -> std::ops::Range<usize> {
+    let text = &body[part.range.clone()];
+    match (text.split_once('\n'), part.heading_path.last()) {
+        (Some((first, _)), Some(h)) if markdown_words(first).contains(h.as_str()) => {
+            part.range.start + first.len() + 1..part.range.end
+        }
+        (None, Some(h)) if markdown_words(text).contains(h.as_str()) => {
+            part.range.end..part.range.end
+        }
+        _ => part.range.clone(),
+    }
+}
+
+/// Byte ranges, relative to the chunk's text, of the own text ([`own_range`]) of the chunk's
+/// parts whose own heading is `name` (one listed section, [`prompt_sections`]), or of every
+/// part when `name` is `None`.
+pub fn section_regions(
+    chunk: &Chunk,
+    body: &str,
+    name: Option<&str>,
+) -> Vec<std::ops::Range<usize>> {
+    let leaf = |p: &ChunkPart| {
+        p.heading_path
+            .last()
+            .cloned()
+            .unwrap_or_else(|| label(&p.heading_path))
+    };
+    chunk
+        .parts
+        .iter()
+        .filter(|p| name.is_none_or(|n| leaf(p) == n))
+        .map(|p| {
+            let r = own_range(p, body);
+            r.start - chunk.range.start..r.end - chunk.range.start
+        })
+        .collect()
 }
 
 /// Why the map step failed for a chunk.
@@ -314,21 +353,44 @@ pub async fn extract_chunk(
     let chunk_words = content_tokens(text);
     let folded = detail::Folded::new(text);
     let labels = chunk.section_labels().join("; ");
-    for t in answer.takeaways {
+    // Asked for one takeaway per listed section, the model answers them in that order: the
+    // n-th takeaway is looked for in the n-th section first.
+    let sections = prompt_sections(chunk, doc.body);
+    let by_position = max == sections.len();
+    let everywhere = section_regions(chunk, doc.body, None);
+    for (n, t) in answer.takeaways.into_iter().enumerate() {
         // Clean first, then judge: a headline such as `<img src=…>` is empty once its markup
         // is gone, and must be dropped, not printed as `****`.
         let headline = shorten_cut(&strip_format_tags(&t.headline), HEADLINE_MAX_CHARS);
-        let mut quote = fold_space(&t.quote);
-        let mut found = folded.find(&quote);
-        // A headline copied from the text (an intro list item, a heading that states its
-        // point) is grounded by itself, whatever its quote says.
-        // Not a heading restated: its line grounds nothing.
-        if found.is_none() && !doc.headings.restated(&headline) {
-            if let Some(r) = folded.find(headline.trim_end_matches('…')) {
-                quote = text[r.clone()].to_string();
-                found = Some(r);
-            }
-        }
+        let same_language = doc.written_in.holds(&headline, doc.answer_in);
+        // A headline that restates a listed section's heading belongs to that section, wherever
+        // else its words are (the seed's intro lists every heading); else to the section at its
+        // place in the answer.
+        let named = sections.iter().find(|s| same_takeaway(s, &headline));
+        let own = match (named, sections.get(n)) {
+            (Some(name), _) => section_regions(chunk, doc.body, Some(name)),
+            (None, Some(name)) if by_position => section_regions(chunk, doc.body, Some(name)),
+            _ => Vec::new(),
+        };
+        let found = ground(
+            text,
+            &folded,
+            doc.headings,
+            &headline,
+            (&own, named.is_some()),
+            &everywhere,
+        )
+        // A headline in another language than the writeup shares no words with it: its
+        // section's place in the list is then all that grounds it.
+        .or_else(|| {
+            (!same_language)
+                .then(|| detail::first_sentence(text, &own))
+                .flatten()
+        });
+        let quote = found
+            .as_ref()
+            .map(|r| fold_space(&text[r.clone()]))
+            .unwrap_or_default();
         let (mut detail, lead_in) = match &found {
             Some(r) => detail::sentence_around(text, r.clone()),
             None => (String::new(), false),
@@ -341,10 +403,14 @@ pub async fn extract_chunk(
             let d = content_tokens(&detail);
             !h.is_empty() && h.intersection(&d).count() * 2 >= h.len()
         };
-        if lead_in {
+        // A detail that only says the headline again (a headline copied from the text is its
+        // own sentence) explains nothing.
+        if lead_in || {
+            let h = content_tokens(&headline);
+            content_tokens(&detail).difference(&h).count() < detail::MIN_NEW_WORDS
+        } {
             detail.clear();
         }
-        let same_language = doc.written_in.holds(&headline, doc.answer_in);
         let heading_path = match &found {
             Some(r) => chunk.heading_path_at(chunk.range.start + r.start).to_vec(),
             None => best_part(doc.body, chunk, &headline),
@@ -391,6 +457,48 @@ pub async fn extract_chunk(
         });
     }
     Ok(out)
+}
+
+/// Where `headline` is grounded in the chunk `text` (byte range): the headline itself when it
+/// is copied from the text (an intro list item, a heading that states its point; not a
+/// heading restated, whose line grounds nothing), else the sentence of the chunk (`everywhere`,
+/// byte ranges of `text`) that shares the most content words with it, one of its own section
+/// (`own`) on a tie; when `named` (the headline restates that section's heading), always one of
+/// its own section, the first that explains something when none shares a word. `None` when no
+/// sentence shares a word.
+///
+/// Why the code finds the sentence and the model does not quote it: a quote cost ~15 of the
+/// ~40 generated tokens of every takeaway (Qwen2.5-Coder's tokenizer), and generation is most of
+/// a run's time on a CPU (issue 11). Why the words decide and the order of the answer only
+/// breaks ties: asked for one takeaway per section in order, Qwen2.5-Coder 1.5B still skipped
+/// the intro of the seed writeup, and every later takeaway would have gone to the section
+/// before its own.
+fn ground(
+    text: &str,
+    folded: &detail::Folded<'_>,
+    headings: &Headings,
+    headline: &str,
+    (own, named): (&[std::ops::Range<usize>], bool),
+    everywhere: &[std::ops::Range<usize>],
+) -> Option<std::ops::Range<usize>> {
+    if !headings.restated(headline) {
+        if let Some(r) = folded.find(headline.trim_end_matches('…')) {
+            return Some(r);
+        }
+    }
+    let in_own = detail::best_sentence(text, own, headline);
+    if named {
+        // Its heading's section, even when no sentence there repeats its words: the first one
+        // that explains something.
+        return in_own
+            .map(|(r, _)| r)
+            .or_else(|| detail::first_sentence(text, own));
+    }
+    let anywhere = detail::best_sentence(text, everywhere, headline);
+    match (in_own, anywhere) {
+        (Some((o, so)), Some((_, sa))) if so >= sa => Some(o),
+        (_, a) => a.map(|(r, _)| r),
+    }
 }
 
 /// Heading path of the chunk part whose text shares the most content words with `text` (the
@@ -457,6 +565,71 @@ mod tests {
         assert_eq!(takeaways_for(2, 5000), 4);
         assert_eq!(takeaways_for(1, 30000), MAX_TAKEAWAYS_PER_CHUNK);
         assert_eq!(takeaways_for(20, 300), MAX_TAKEAWAYS_PER_CHUNK);
+    }
+
+    #[test]
+    fn a_headline_is_grounded_in_its_own_section_whatever_its_place() {
+        let text = "My takeaways:\n\n1. Golden paths beat mandates\n2. Portals need owners\n\n\
+                    Golden paths beat mandates\n\nA team that made its golden path the easiest \
+                    way to ship saw adoption triple.\n\nPortals need owners\n\nEvery portal \
+                    without a product owner was abandoned within a year, said two speakers.\n";
+        let sections = ["Golden paths beat mandates", "Portals need owners"];
+        let headings = Headings::new(&sections.map(String::from));
+        let folded = detail::Folded::new(text);
+        let region = |h: &str| {
+            let at = text
+                .find(&format!("{h}\n\nA"))
+                .or_else(|| text.find(&format!("{h}\n\nE")));
+            let start = at.unwrap() + h.len() + 2;
+            let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+            start..end
+        };
+        let everywhere = [0..text.len()];
+        // The heading restated, answered at the place of the other section: its own section.
+        let own = [region("Golden paths beat mandates")];
+        let r = ground(
+            text,
+            &folded,
+            &headings,
+            "Portals need owners",
+            (&[region("Portals need owners")], true),
+            &everywhere,
+        )
+        .unwrap();
+        assert!(text[r].starts_with("Every portal without"));
+        // A paraphrase: the sentence that shares most words, its place breaking ties only.
+        let r = ground(
+            text,
+            &folded,
+            &headings,
+            "Abandoned portals had no product owner",
+            (&own, false),
+            &everywhere,
+        )
+        .unwrap();
+        assert!(text[r].starts_with("Every portal without"));
+        let r = ground(
+            text,
+            &folded,
+            &headings,
+            "Make the golden path easiest",
+            (&own, false),
+            &everywhere,
+        )
+        .unwrap();
+        assert!(text[r].starts_with("A team that made"));
+        // No shared word: not grounded.
+        assert_eq!(
+            ground(
+                text,
+                &folded,
+                &headings,
+                "Kubernetes pricing",
+                (&own, false),
+                &everywhere
+            ),
+            None
+        );
     }
 
     #[test]

@@ -56,24 +56,28 @@ impl Budget {
     }
 }
 
-/// Default chunk target in estimated tokens (≈ 400-450 real tokens of English prose, since the
-/// estimate is pessimistic: see [`tokens::estimate`]).
+/// Default chunk target in estimated tokens: none, chunks are packed up to the budget's hard
+/// `max`, which follows the context window (`num_ctx` 8192: 5,773 estimated tokens, ~3,400 real
+/// ones of English prose, since the estimate is pessimistic: see [`tokens::estimate`]).
 ///
-/// Chosen by measurement on the seed writeup (21.8 kB, 12 headed sections, `num_ctx` 8192; the
-/// author's own list of 10 takeaways as reference, scored by `../shared/eval`):
+/// Chosen by measurement on the seed writeup (21.8 kB, 13 sections, `num_ctx` 8192; the
+/// author's own list of 10 takeaways as reference, scored by `../shared/eval`; wall times with
+/// the stand-in on 1 thread, `bench/oneshot.sh`, 2026-12-01):
 ///
-/// | model | target | chunks | prompt_eval_count (document estimate 7,997) | recall@10 |
-/// |---|---|---|---|---|
-/// | SmolLM2-135M | 1200 | 9 | 0.84-1.04× | 3 of 10 |
-/// | SmolLM2-135M | 600 | 17 | 1.04× | 7 of 10 |
-/// | Qwen2.5-Coder 1.5B | 2000 | 5 | 6,142 (0.77×) | 10 of 10 (mean best 0.79) |
+/// | model | target | chunks | prompt_eval_count (document estimate 7,997) | generated | wall | recall@10 |
+/// |---|---|---|---|---|---|---|
+/// | SmolLM2-135M | 1200 | 9 | 0.84-1.04× | | | 3 of 10 |
+/// | SmolLM2-135M | 600 | 17 | 1.04× | | | 7 of 10 |
+/// | Qwen2.5-Coder 1.5B, with quotes | 2000 | 5 | 6,142 | 593 | 223 s | 10 of 10 |
+/// | Qwen2.5-Coder 1.5B, no quotes | the window | 2 | 5,306 | 310 | 165 s | 10 of 10 |
+/// | … and compact JSON | the window | 2 | 5,372 | 246 | 153 s (1.19× one call) | 10 of 10 |
 ///
 /// SmolLM2 answered once per call whatever the chunk held, so it needed one section a chunk.
 /// A real instruction-tuned model gives one takeaway per listed section (the prompt asks for
 /// exactly that many, `extract::takeaways_for`), so bigger chunks lose nothing and save the
-/// fixed ~300-token instructions of every call: 5 calls instead of 17 for the seed, near the
-/// cost of one call over the whole writeup (`bench/oneshot.sh`).
-pub const DEFAULT_TARGET_TOKENS: usize = 2000;
+/// fixed ~300-token instructions and section list of every call. One call over the whole seed
+/// took 127-135 s (4,724 prompt tokens, 139 generated).
+pub const DEFAULT_TARGET_TOKENS: usize = usize::MAX;
 
 /// Share of `num_ctx` kept free in [`Budget::for_context`], in percent.
 pub const SAFETY_MARGIN_PERCENT: usize = 10;
