@@ -37,7 +37,7 @@
 
 mod batch;
 mod cpu;
-mod grammar;
+pub(crate) mod grammar;
 mod log;
 mod sampling;
 pub mod store;
