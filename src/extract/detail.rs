@@ -343,6 +343,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // a list of one region: the whole text
     fn the_sentence_sharing_most_words_grounds_a_headline() {
         let text = "Opening keynote.\n\nWe moved every build to remote caches, and CI\ntime \
                     fell from 38 to 11 minutes. Caches need an owner, the speaker said.\n\n\

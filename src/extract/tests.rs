@@ -22,6 +22,7 @@ fn small_chunks_are_asked_for_fewer_takeaways() {
 }
 
 #[test]
+#[allow(clippy::single_range_in_vec_init)] // a list of one region: the whole text
 fn a_headline_is_grounded_in_its_own_section_whatever_its_place() {
     let text = "My takeaways:\n\n1. Golden paths beat mandates\n2. Portals need owners\n\n\
                 Golden paths beat mandates\n\nA team that made its golden path the easiest \
