@@ -228,7 +228,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropRule {
-    /// Template or JSON debris, too short, or a lead-in ("The takeaways are:").
+    /// Template or JSON debris, too short, a lead-in ("The takeaways are:") or an aside ("Thanks
+    /// for reading!").
     Debris,
     /// An echo of the prompt: its own words, or only generic category words ("Key takeaways",
     /// "Leçons").

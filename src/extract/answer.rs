@@ -20,7 +20,7 @@ pub struct ExtractAnswer {
     /// The chunk's takeaways, most important first. At least one: left free, small models
     /// answer `[]` for most chunks. At most [`super::MAX_TAKEAWAYS_PER_CHUNK`]; the prompt asks
     /// for fewer on a small chunk ([`super::takeaways_for`]).
-    #[schemars(length(min = 1, max = 12))]
+    #[schemars(length(min = 1, max = 16))]
     pub takeaways: Vec<RawTakeaway>,
 }
 

@@ -212,10 +212,11 @@ pub const MIN_SENTENCE_CHARS: usize = 20;
 /// Least content words a detail adds to its headline ([`best_sentence`]).
 pub const MIN_NEW_WORDS: usize = 3;
 
-/// A sentence that may be a detail: long enough ([`MIN_SENTENCE_CHARS`]) and not a lead-in
-/// (ending with `:`).
+/// A sentence that may be a detail: long enough ([`MIN_SENTENCE_CHARS`]), not a lead-in
+/// (ending with `:`) and not an aside such as a sign-off (`filters::is_aside`).
 fn explains(sentence: &str) -> bool {
     !sentence.trim_end().ends_with(':')
+        && !super::filters::is_aside(sentence)
         && sentence.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_SENTENCE_CHARS
 }
 

@@ -21,9 +21,14 @@ use crate::text::{content_tokens, fold_space, markdown_words, same_takeaway, str
 use crate::types::{label, Candidate, Chunk, ChunkPart, DropRule, Dropped};
 
 /// Most takeaways asked of one chunk (the schema's `maxItems` caps every answer at this): a
-/// chunk fills the context window (`split::DEFAULT_TARGET_TOKENS`), 9 sections of the seed
-/// writeup at `num_ctx` 8192; a chunk of more sections is asked for its 12 that matter most.
-pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 12;
+/// chunk of more sections is asked for its 16 that matter most.
+///
+/// Measured on the seed writeup, 14 sections with text, sent in one call (`pipeline::plan_chunks`;
+/// `bench/oneshot.sh`, Qwen2.5-Coder 1.5B, 2026-12-01): at 12, the model chose 12 sections and
+/// left out "I, for one, welcome our new (cloud-based) AI overlords", the author's first
+/// takeaway (recall@10 0.9, 215 tokens generated); at 16 it is asked one per section (see the
+/// README's speed table for the row). Each takeaway costs ~15 generated tokens.
+pub const MAX_TAKEAWAYS_PER_CHUNK: usize = 16;
 
 /// Estimated tokens of one section's text per takeaway asked for: a section is asked for one
 /// takeaway, and one more for every further this many tokens of it in the chunk.
