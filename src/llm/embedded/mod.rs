@@ -39,6 +39,8 @@ mod batch;
 mod cpu;
 pub(crate) mod grammar;
 mod log;
+#[cfg(test)]
+mod measure;
 mod sampling;
 pub mod store;
 #[cfg(test)]

@@ -1,19 +1,43 @@
 //! Engine tests. The ones that run a model need a small GGUF file named by the environment
 //! variable `TAKEAWAYS_TEST_GGUF` (e.g. SmolLM2-135M-Instruct, 94 MiB) and are skipped, with a
-//! note on stderr, when it is unset or the file is missing. `measure` (ignored by default)
-//! prints the speed numbers of the engine on the seed writeup:
-//!
-//! ```text
-//! TAKEAWAYS_BENCH_GGUF=…/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
-//!   cargo test --release --features embedded --lib embedded::tests::measure -- --ignored --nocapture
-//! ```
+//! note on stderr, when it is unset or the file is missing. The speed measurement is in
+//! `measure.rs`.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use super::*;
-use crate::extract::{parse_answer, schema_of, ExtractAnswer};
 use crate::llm::Options;
+
+/// The map step's answer schema (`extract::ExtractAnswer`: takeaways of a headline and an
+/// importance), written out so that the engine's tests do not import the stage above `llm`.
+pub(super) fn answer_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"takeaways": {
+            "type": "array", "minItems": 1, "maxItems": 16,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "headline": {"type": "string", "maxLength": 100},
+                    "importance": {"type": "integer", "minimum": 1, "maximum": 5}
+                },
+                "required": ["headline", "importance"]
+            }
+        }},
+        "required": ["takeaways"]
+    })
+}
+
+/// `content` as an answer of [`answer_schema`]: a JSON object with at least one takeaway.
+fn parse_answer(content: &str) -> Result<serde_json::Value, String> {
+    let v: serde_json::Value = serde_json::from_str(content).map_err(|e| e.to_string())?;
+    match v["takeaways"].as_array() {
+        Some(items) if !items.is_empty() && items.iter().all(|t| t["headline"].is_string()) => {
+            Ok(v)
+        }
+        _ => Err("no takeaways with a headline".to_owned()),
+    }
+}
 
 /// One model test at a time, each on one thread: llama.cpp's thread pool spin-waits, and these
 /// tests run side by side with two threads each took 200 s on a 2-core CI machine.
@@ -51,7 +75,7 @@ fn test_model() -> Option<TestModel> {
     }
 }
 
-fn load(file: &ModelFile, parallel: usize) -> Embedded {
+pub(super) fn load(file: &ModelFile, parallel: usize) -> Embedded {
     let cfg = EmbeddedConfig {
         threads: Some(1),
         parallel,
@@ -61,7 +85,7 @@ fn load(file: &ModelFile, parallel: usize) -> Embedded {
     Embedded::load(file, &cfg).expect("the test model loads")
 }
 
-fn options(num_ctx: u32, num_predict: i32) -> Options {
+pub(super) fn options(num_ctx: u32, num_predict: i32) -> Options {
     Options {
         num_ctx,
         num_predict,
@@ -71,7 +95,7 @@ fn options(num_ctx: u32, num_predict: i32) -> Options {
     }
 }
 
-fn request(
+pub(super) fn request(
     system: &str,
     user: &str,
     format: Option<serde_json::Value>,
@@ -86,7 +110,8 @@ fn request(
     }
 }
 
-const SYSTEM: &str = "You read one part of a conference writeup and list its key takeaways: the \
+pub(super) const SYSTEM: &str =
+    "You read one part of a conference writeup and list its key takeaways: the \
     lessons, trends and opinions a reader should remember. You answer with JSON only, and you \
     only state what the text says.";
 
@@ -98,7 +123,7 @@ const PART: &str = "Part \"Keynotes\" of the writeup \"KubeCon notes\":\n\n\"\"\
     each one give \"headline\", \"detail\", \"importance\" (1 to 5) and \"quote\".";
 
 /// A system message of several hundred tokens, as a long instruction block would be.
-fn long_system() -> String {
+pub(super) fn long_system() -> String {
     let mut s = String::from(SYSTEM);
     for i in 1..=12 {
         s.push_str(&format!(
@@ -183,14 +208,9 @@ fn answers_with_the_extract_schema() {
     let Some(file) = test_model() else { return };
     let engine = load(&file, 1);
     assert!(engine.trained_context_length() > 0);
-    let req = request(
-        SYSTEM,
-        PART,
-        Some(schema_of::<ExtractAnswer>()),
-        options(2048, 768),
-    );
+    let req = request(SYSTEM, PART, Some(answer_schema()), options(2048, 768));
     let answer = engine.chat(&req).expect("an answer");
-    let parsed: Result<ExtractAnswer, String> = parse_answer(&answer.content);
+    let parsed = parse_answer(&answer.content);
     assert!(parsed.is_ok(), "{:?}: {}", parsed.err(), answer.content);
     assert_eq!(
         answer.done_reason.as_deref(),
@@ -285,7 +305,7 @@ fn a_shared_prefix_is_reused_with_the_same_answer() {
     let Some(file) = test_model() else { return };
     let engine = load(&file, 1);
     let system = long_system();
-    let schema = Some(schema_of::<ExtractAnswer>());
+    let schema = Some(answer_schema());
     let b = request(&system, PART, schema.clone(), options(4096, 200));
     let a = request(
         &system,
@@ -342,7 +362,7 @@ fn the_same_prompt_twice_decodes_only_its_last_token() {
 fn chat_many_decodes_together_and_shares_the_prefix() {
     let Some(file) = test_model() else { return };
     let system = long_system();
-    let schema = Some(schema_of::<ExtractAnswer>());
+    let schema = Some(answer_schema());
     let users = [
         PART.to_owned(),
         "Part \"Intro\": the writeup opens with a list of the talks.".to_owned(),
@@ -375,7 +395,7 @@ fn chat_many_decodes_together_and_shares_the_prefix() {
         let alone = single.chat(req).unwrap();
         assert_eq!(alone.prompt_eval_count, answer.prompt_eval_count);
         if answer.done_reason.as_deref() == Some("stop") {
-            let parsed: Result<ExtractAnswer, String> = parse_answer(&answer.content);
+            let parsed = parse_answer(&answer.content);
             assert!(parsed.is_ok(), "{:?}: {}", parsed.err(), answer.content);
         }
     }
@@ -385,7 +405,7 @@ fn chat_many_decodes_together_and_shares_the_prefix() {
 fn the_worker_decodes_concurrent_calls_together() {
     let Some(file) = test_model() else { return };
     let system = long_system();
-    let schema = Some(schema_of::<ExtractAnswer>());
+    let schema = Some(answer_schema());
     let reqs: Vec<ChatRequest> = [
         "Part A: the keynote was about cost.",
         "Part B: WebAssembly.",
@@ -463,143 +483,4 @@ fn a_new_num_ctx_recreates_the_context() {
     let big = engine.trained_context_length() + 1000;
     let out = engine.chat(&request(SYSTEM, &"word ".repeat(20), None, options(big, 2)));
     assert!(out.is_ok(), "{out:?}");
-}
-
-/// Speed numbers on the seed writeup (see the module docs for how to run it).
-#[test]
-#[ignore = "measurement: run with --ignored --nocapture and TAKEAWAYS_BENCH_GGUF"]
-fn measure() {
-    let path = std::env::var("TAKEAWAYS_BENCH_GGUF")
-        .or_else(|_| std::env::var("TAKEAWAYS_TEST_GGUF"))
-        .expect("TAKEAWAYS_BENCH_GGUF");
-    let file = store::resolve(&path, &store::process_env).unwrap();
-    let threads: usize = std::env::var("TAKEAWAYS_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(2);
-    let seed_path = std::env::var("TAKEAWAYS_BENCH_SEED")
-        .unwrap_or_else(|_| "/work/shared/seed/kubecon-eu-2024-key-takeaways.txt".to_owned());
-    let seed = std::fs::read_to_string(&seed_path).unwrap();
-    let schema = Some(schema_of::<ExtractAnswer>());
-    let cfg = |parallel| EmbeddedConfig {
-        threads: Some(threads),
-        parallel,
-        verbose: false,
-        reuse_prefix: true,
-    };
-    let rate = |tokens: Option<u64>, ns: Option<u64>| {
-        tokens.unwrap_or(0) as f64 / (ns.unwrap_or(1) as f64 / 1e9)
-    };
-    println!(
-        "model {} | threads {threads} | seed {} bytes",
-        file.path.display(),
-        seed.len()
-    );
-
-    // 1. One request over the whole seed.
-    let engine = Embedded::load(&file, &cfg(1)).unwrap();
-    let whole = request(
-        SYSTEM,
-        &format!("Part \"All\" of the writeup \"KubeCon EU 2024\":\n\n\"\"\"\n{seed}\n\"\"\"\n\nList up to 5 key takeaways."),
-        schema.clone(),
-        options(8192, 128),
-    );
-    let t = Instant::now();
-    let a = engine.chat(&whole).unwrap();
-    println!(
-        "single: prompt {} tok in {:.2} s = {:.1} tok/s; generated {} tok in {:.2} s = {:.2} tok/s; wall {:.2} s ({})",
-        a.prompt_eval_count.unwrap(),
-        a.prompt_eval_duration.unwrap() as f64 / 1e9,
-        rate(a.prompt_eval_count, a.prompt_eval_duration),
-        a.eval_count.unwrap(),
-        a.eval_duration.unwrap() as f64 / 1e9,
-        rate(a.eval_count, a.eval_duration),
-        t.elapsed().as_secs_f64(),
-        a.done_reason.as_deref().unwrap_or("?"),
-    );
-    drop(engine);
-
-    // Chunks of the seed for the next two measurements (~400 tokens each).
-    let chunks: Vec<String> = seed
-        .split("\n\n")
-        .fold(vec![String::new()], |mut acc, para| {
-            if acc.last().is_some_and(|c| c.len() > 1600) {
-                acc.push(String::new());
-            }
-            let last = acc.last_mut().unwrap();
-            last.push_str(para);
-            last.push_str("\n\n");
-            acc
-        })
-        .into_iter()
-        .filter(|c| c.len() > 800)
-        .collect();
-    let system = long_system();
-    let chunk_req = |i: usize| {
-        request(
-            &system,
-            &format!("Part {i} of the writeup \"KubeCon EU 2024\":\n\n\"\"\"\n{}\n\"\"\"\n\nList up to 3 key takeaways.", chunks[i]),
-            schema.clone(),
-            options(4096, 96),
-        )
-    };
-
-    // 2. Prefix reuse: the same request cold, then after another request with the same system.
-    let engine = Embedded::load(&file, &cfg(1)).unwrap();
-    let sys_tokens = engine
-        .tokenize_chat(&[Message::system(&system)])
-        .unwrap()
-        .len();
-    let cold = engine.chat(&chunk_req(1)).unwrap();
-    engine.chat(&chunk_req(2)).unwrap();
-    let before = engine.stats();
-    let warm = engine.chat(&chunk_req(1)).unwrap();
-    let after = engine.stats();
-    println!(
-        "prefix reuse: system ≈{sys_tokens} tok; prompt {} tok; cold prefill {:.2} s; warm prefill {:.2} s computing {} tok (reused {}); {:.2}× faster prefill; answers equal: {}",
-        cold.prompt_eval_count.unwrap(),
-        cold.prompt_eval_duration.unwrap() as f64 / 1e9,
-        warm.prompt_eval_duration.unwrap() as f64 / 1e9,
-        after.prompt_tokens_computed - before.prompt_tokens_computed,
-        after.prompt_tokens_reused - before.prompt_tokens_reused,
-        cold.prompt_eval_duration.unwrap() as f64 / warm.prompt_eval_duration.unwrap() as f64,
-        cold.content == warm.content,
-    );
-    drop(engine);
-
-    // 3. chat_many with parallel 2 vs one at a time (both start cold, both reuse prefixes).
-    for n in 2..=4usize.min(chunks.len()) {
-        let reqs: Vec<ChatRequest> = (0..n).map(chunk_req).collect();
-        let seq_engine = Embedded::load(&file, &cfg(1)).unwrap();
-        let t = Instant::now();
-        let one_by_one: Vec<ChatResponse> =
-            reqs.iter().map(|r| seq_engine.chat(r).unwrap()).collect();
-        let seq_wall = t.elapsed().as_secs_f64();
-        let seq_stats = seq_engine.stats();
-        drop(seq_engine);
-        let par_engine = Embedded::load(&file, &cfg(2)).unwrap();
-        let t = Instant::now();
-        let together: Vec<ChatResponse> = par_engine
-            .chat_many(&reqs)
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        let par_wall = t.elapsed().as_secs_f64();
-        let par_stats = par_engine.stats();
-        drop(par_engine);
-        let same = one_by_one
-            .iter()
-            .zip(&together)
-            .filter(|(a, b)| a.content == b.content)
-            .count();
-        println!(
-            "chat_many n={n}: sequential {seq_wall:.2} s (computed {} prompt tok, generated {}), parallel=2 {par_wall:.2} s (computed {}, generated {}, {} decode calls); {:.2}× ; same answers {same}/{n}",
-            seq_stats.prompt_tokens_computed,
-            seq_stats.generated_tokens,
-            par_stats.prompt_tokens_computed,
-            par_stats.generated_tokens,
-            par_stats.decode_calls,
-            seq_wall / par_wall,
-        );
-    }
 }
