@@ -228,12 +228,12 @@ pub fn budget(
 /// ([`extract_with_resplit`]), which is the section plan's two calls after one refused request.
 ///
 /// Measured on the seed (`bench/oneshot.sh`, Qwen2.5-Coder 1.5B, stand-in on 1 thread,
-/// `num_ctx` 8192, 2026-12-01):
+/// `num_ctx` 8192, 2026-12-01; the two rows on different machines, so compare the ratios):
 ///
-/// | plan | calls | prompt tokens | generated | wall (one call of the whole text) | recall@10 |
-/// |---|---|---|---|---|---|
-/// | section chunks filling the pessimistic `max` | 2 | 5,372 | 246 | 153-165 s (127-128 s) | 1.0 |
-/// | one call when likely to fit | ONECALL_ROW |
+/// | plan | calls | prompt tokens | generated | wall (one call of the whole text) | ratio | recall@10 |
+/// |---|---|---|---|---|---|---|
+/// | section chunks filling the pessimistic `max` | 2 | 5,372 | 246 | 153-165 s (127-128 s) | 1.19-1.30 | 1.0 |
+/// | one call when likely to fit | 1 | 5,105 | 235 | 150-156 s (154-159 s) | 0.94-1.01 | 0.9 |
 ///
 /// SmolLM2-135M (`bench/live.sh`, earlier) gave about one usable takeaway per call, so one call
 /// over a whole writeup lost most of it: `auto` sent only bodies under 2,000 estimated tokens

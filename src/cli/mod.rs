@@ -43,9 +43,10 @@ Files:
 /// Summarize long conference writeups and trip reports into a short, ranked list of key
 /// takeaways, with a model served by a local Ollama.
 ///
-/// The writeup is split into sections, each section is sent to the model on its own (so nothing
-/// is cut off by the model's context window), the takeaways are merged across sections,
-/// ranked, and printed with the sections that support them.
+/// The writeup is split into sections and sent to the model in as few calls as fit its context
+/// window (often one; never more than fits, so nothing is cut off), asking for one takeaway per
+/// section; the takeaways are merged across sections, ranked, and printed with the sections
+/// that support them.
 #[derive(Debug, Parser)]
 #[command(name = "takeaways", version, after_help = after_help())]
 pub struct Cli {
