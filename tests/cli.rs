@@ -324,6 +324,24 @@ async fn mount_model_info(server: &MockServer) {
         .await;
 }
 
+/// Mounts an `/api/chat` answer streamed as two NDJSON lines: `content`, then the final line
+/// with `done_reason` and the counts the test needs.
+async fn mount_chat_answer(
+    server: &MockServer,
+    content: &str,
+    done_reason: &str,
+    counts: (u64, u64),
+) {
+    let first = json!({"message": {"role": "assistant", "content": content}, "done": false});
+    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
+        "done_reason": done_reason, "prompt_eval_count": counts.0, "eval_count": counts.1});
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .mount(server)
+        .await;
+}
+
 /// Runs `takeaways summarize` on the small fixture against `server` with model `tiny` and the
 /// extra flags, from a blocking thread (the mock server lives on this test's runtime).
 async fn summarize_against(server: &MockServer, extra: &[&str]) -> std::process::Output {
@@ -379,14 +397,7 @@ async fn a_silently_cut_prompt_is_resplit_then_fails_loudly() {
         "detail": "Most fights with it were in the first six weeks.", "importance": 4,
         "quote": "borrow checker was NOT the main cost"}]})
     .to_string();
-    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
-    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
-        "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 40});
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
-        .mount(&server)
-        .await;
+    mount_chat_answer(&server, &answer, "stop", (5, 40)).await;
     let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
     assert_cut_detected(&server, &output).await;
 }
@@ -415,15 +426,7 @@ async fn a_400_for_an_over_long_prompt_is_handled_like_a_cut() {
 async fn an_answer_cut_by_a_full_window_is_resplit() {
     let server = MockServer::start().await;
     mount_model_info(&server).await;
-    let first = json!({"message": {"role": "assistant", "content": "{\"takeaways\": [{\"head"},
-        "done": false});
-    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
-        "done_reason": "length", "prompt_eval_count": 4090, "eval_count": 6});
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
-        .mount(&server)
-        .await;
+    mount_chat_answer(&server, "{\"takeaways\": [{\"head", "length", (4090, 6)).await;
     let output = summarize_against(&server, &["--num-ctx", "4096"]).await;
     assert_cut_detected(&server, &output).await;
     let asked_again = server
@@ -463,14 +466,7 @@ async fn a_refused_one_call_guess_falls_back_to_the_section_plan() {
     let answer = json!({"takeaways": [{"headline": "Remote build caching cut CI time in half",
         "importance": 5}]})
     .to_string();
-    let first = json!({"message": {"role": "assistant", "content": answer}, "done": false});
-    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
-        "done_reason": "stop", "prompt_eval_count": 1200, "eval_count": 20});
-    Mock::given(method("POST"))
-        .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
-        .mount(&server)
-        .await;
+    mount_chat_answer(&server, &answer, "stop", (1200, 20)).await;
     let uri = server.uri();
     let output = tokio::task::spawn_blocking(move || {
         takeaways()
