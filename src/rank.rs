@@ -389,6 +389,7 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ordinal.cmp(&b.ordinal)));
+    let mut out = spread(out);
     out.truncate(top);
     for (i, t) in out.iter_mut().enumerate() {
         t.rank = i + 1;
@@ -397,6 +398,35 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
         takeaways: out,
         dropped,
     }
+}
+
+/// Most takeaways of one section ranked before every other section's: the rest of that
+/// section's follow the others' (a reordering, nothing is dropped).
+///
+/// Why: asked for one takeaway per section of a one-call writeup, Qwen2.5-Coder 1.5B took 7 of
+/// the top 10 of `devoxx-fr-2022-cecile.md` from its "En conclusion" (a summary section, which
+/// ranks higher), and its talks were missing; a reader wants the range of the writeup. 3 leaves
+/// room for a section that really holds several points (a conclusion, a single-section post).
+pub const MAX_PER_SECTION: usize = 3;
+
+/// `sorted` with each section's takeaways beyond the first [`MAX_PER_SECTION`] moved behind
+/// the others, in order otherwise; a takeaway counts for its first section.
+fn spread(sorted: Vec<Takeaway>) -> Vec<Takeaway> {
+    let mut seen: std::collections::HashMap<Vec<String>, usize> = Default::default();
+    let (mut first, mut later) = (Vec::new(), Vec::new());
+    for t in sorted {
+        let n = seen
+            .entry(t.sections.first().cloned().unwrap_or_default())
+            .or_insert(0);
+        *n += 1;
+        if *n <= MAX_PER_SECTION {
+            first.push(t);
+        } else {
+            later.push(t);
+        }
+    }
+    first.extend(later);
+    first
 }
 
 /// Mixes the code's order with a model's order of the same list: each takeaway's new key is its
@@ -472,6 +502,53 @@ mod tests {
             quote_found: false,
             heading_path: vec![path.into()],
         }
+    }
+
+    #[test]
+    fn one_section_fills_at_most_max_per_section_places_before_the_others() {
+        let points = [
+            "The conference grew a lot in ten years",
+            "Friends meet again at every edition",
+            "A nursing room was available all week",
+            "Careers and workplaces became talk topics",
+            "Lucky visitors won great prizes",
+            "New products were shown on the stands",
+        ];
+        let mut cs: Vec<Candidate> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| cand(i, 0, p, 5, "En conclusion"))
+            .collect();
+        cs.push(cand(
+            6,
+            0,
+            "Sonar finds dead code in recursive functions",
+            2,
+            "Clean Code",
+        ));
+        cs.push(cand(
+            7,
+            0,
+            "Zero trust replaces the network perimeter",
+            2,
+            "Zero Trust",
+        ));
+        let ranked = rank(&cs, &Emphasis::default(), 10);
+        assert_eq!(ranked.len(), 8, "a reordering: nothing is dropped");
+        let sections: Vec<&str> = ranked.iter().map(|t| t.sections[0][0].as_str()).collect();
+        assert_eq!(
+            &sections[..MAX_PER_SECTION + 2],
+            [
+                "En conclusion",
+                "En conclusion",
+                "En conclusion",
+                "Clean Code",
+                "Zero Trust"
+            ]
+        );
+        assert!(sections[MAX_PER_SECTION + 2..]
+            .iter()
+            .all(|s| *s == "En conclusion"));
     }
 
     #[test]

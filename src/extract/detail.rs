@@ -151,7 +151,8 @@ pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (Stri
     let block_text = unwrapped.as_str();
     let mut from = 0;
     let mut to = block_text.len();
-    for (i, s) in block_text.split_sentence_bound_indices() {
+    // Split where URLs are masked (same offsets), take the text from the unmasked block.
+    for (i, s) in mask_urls(block_text).split_sentence_bound_indices() {
         let (s_start, s_end) = (block.start + i, block.start + i + s.len());
         if s_end <= quote_range.start {
             from = i + s.len();
@@ -173,7 +174,7 @@ pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (Stri
 fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut push_block = |block: std::ops::Range<usize>| {
-        let unwrapped = text[block.clone()].replace('\n', " ");
+        let unwrapped = mask_urls(&text[block.clone()].replace('\n', " "));
         for (i, s) in unwrapped.split_sentence_bound_indices() {
             let trimmed = s.trim_end();
             if trimmed.chars().any(char::is_alphanumeric) {
@@ -202,6 +203,31 @@ fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Ra
             push_block(s..pos);
         }
     }
+    out
+}
+
+/// `text` with every URL (`http://`, `https://` up to white space) overwritten by `x` bytes of
+/// the same length, so that byte offsets stay valid: UAX #29 ends a sentence at the `?` of a
+/// query string, and a detail then began inside a link ("s=20&t=c8vl…) qui a fait des
+/// sketchnotes", devoxx-fr-2022-cecile.md).
+fn mask_urls(text: &str) -> String {
+    let url_start = |s: &str| {
+        [s.find("http://"), s.find("https://")]
+            .into_iter()
+            .flatten()
+            .min()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = url_start(rest) {
+        out.push_str(&rest[..at]);
+        let len = rest[at..]
+            .find(char::is_whitespace)
+            .unwrap_or(rest.len() - at);
+        out.extend(std::iter::repeat_n('x', len));
+        rest = &rest[at + len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -378,6 +404,28 @@ mod tests {
         let tail = text.find("Caches need").unwrap()..text.len();
         let r = first_sentence(text, &[tail]).unwrap();
         assert_eq!(&text[r], "Caches need an owner, the speaker said.");
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // a list of one region: the whole text
+    fn a_url_never_ends_a_sentence() {
+        let text = "Merci à [Amélie](https://twitter.com/a/status/1?s=20&t=c8vl) qui a fait des sketchnotes de la keynote. Puis la suite du programme.";
+        let got: Vec<&str> = sentences(text, &[0..text.len()])
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Merci à [Amélie](https://twitter.com/a/status/1?s=20&t=c8vl) qui a fait des sketchnotes de la keynote. ",
+                "Puis la suite du programme."
+            ]
+            .map(str::trim_end)
+        );
+        let at = text.find("qui a fait").unwrap();
+        let (detail, _) = sentence_around(text, at..at + 10);
+        assert!(detail.starts_with("Merci à Amélie"), "{detail}");
+        assert!(detail.ends_with("de la keynote."), "{detail}");
     }
 
     #[test]
