@@ -206,8 +206,8 @@ fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Ra
     out
 }
 
-/// `text` with every URL (`http://`, `https://` up to white space) overwritten by `x` bytes of
-/// the same length, so that byte offsets stay valid: UAX #29 ends a sentence at the `?` of a
+/// `text` with every URL (`http://`, `https://` up to white space or a closing bracket) overwritten
+/// by `x` bytes of the same length, so that byte offsets stay valid: UAX #29 ends a sentence at the `?` of a
 /// query string, and a detail then began inside a link ("s=20&t=c8vl…) qui a fait des
 /// sketchnotes", devoxx-fr-2022-cecile.md).
 fn mask_urls(text: &str) -> String {
@@ -221,9 +221,15 @@ fn mask_urls(text: &str) -> String {
     let mut rest = text;
     while let Some(at) = url_start(rest) {
         out.push_str(&rest[..at]);
-        let len = rest[at..]
-            .find(char::is_whitespace)
-            .unwrap_or(rest.len() - at);
+        // A URL ends at white space or at the bracket or quote around it, and not with the
+        // punctuation of its sentence.
+        let url = &rest[at..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"'))
+            .unwrap_or(url.len());
+        let len = url[..end]
+            .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+            .len();
         out.extend(std::iter::repeat_n('x', len));
         rest = &rest[at + len..];
     }
@@ -422,6 +428,8 @@ mod tests {
             ]
             .map(str::trim_end)
         );
+        let text2 = "Puis [Thomas](https://example.org/t) parle. Pour finir, voir https://example.org/x. Fin.";
+        assert_eq!(sentences(text2, &[0..text2.len()]).len(), 3, "{text2}");
         let at = text.find("qui a fait").unwrap();
         let (detail, _) = sentence_around(text, at..at + 10);
         assert!(detail.starts_with("Merci à Amélie"), "{detail}");
