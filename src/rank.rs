@@ -219,13 +219,28 @@ pub fn detail_beyond(headline: &str, detail: &str) -> String {
     }
 }
 
+/// Where the first clause of `s` ends: the first `;`, `:` or `—` outside brackets and straight
+/// double quotes ("slides promised "next week" (so: never?)" is one clause, not "… (so").
+fn clause_end(s: &str) -> Option<usize> {
+    let (mut depth, mut quoted) = (0usize, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            '"' => quoted = !quoted,
+            ';' | ':' | '—' if depth == 0 && !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The author's sentence as a headline: its first clause when that says enough (at least five
 /// words), else the sentence, at most [`crate::extract::HEADLINE_MAX_CHARS`] characters (cut at a
 /// word, with `…`).
 pub fn headline_from(sentence: &str) -> String {
     let s = sentence.trim();
-    let clause = s
-        .find([';', ':', '—'])
+    let clause = clause_end(s)
         .map(|i| s[..i].trim_end())
         .filter(|c| c.split_whitespace().count() >= 5)
         .unwrap_or(s);
@@ -332,7 +347,11 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
             if !is_bare_heading(std::slice::from_ref(c), &mut emphasis) {
                 return Some(c.clone());
             }
-            if c.quote_found && c.detail.chars().filter(|ch| ch.is_alphanumeric()).count() >= 20 {
+            // A question ("Q: how did you convince management?") is no point to promote.
+            if c.quote_found
+                && c.detail.chars().filter(|ch| ch.is_alphanumeric()).count() >= 20
+                && !headline_from(&c.detail).ends_with('?')
+            {
                 let mut promoted = c.clone();
                 promoted.headline = headline_from(&c.detail);
                 promoted.detail = String::new();
@@ -502,6 +521,18 @@ mod tests {
             quote_found: false,
             heading_path: vec![path.into()],
         }
+    }
+
+    #[test]
+    fn a_promoted_headline_keeps_its_brackets_whole() {
+        assert_eq!(
+            headline_from("slides promised \"next week\" (so: never?)"),
+            "Slides promised \"next week\" (so: never?)"
+        );
+        assert_eq!(
+            headline_from("our sensor gateway is a good candidate; same vendor SDK pain"),
+            "Our sensor gateway is a good candidate"
+        );
     }
 
     #[test]
