@@ -363,7 +363,8 @@ impl Huge {
         let outline = split::outline(&self.doc);
         let budget = pipeline::budget(&outline, &self.prompts, &s, 8192).expect("budget");
         let chunks = pipeline::plan_chunks(&self.doc, &outline, &self.prompts, &s, 8192, budget)
-            .expect("chunks");
+            .expect("chunks")
+            .chunks;
         let written_in = Language::detect(&self.doc.body);
         let checks = extract::Checks::new(
             &outline.names(),

@@ -215,6 +215,16 @@ pub fn budget(
     ))
 }
 
+/// What a run sends ([`plan_chunks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// One model call each, in document order.
+    pub chunks: Vec<Chunk>,
+    /// When `chunks` is the one-call guess and the section plan needs more than one call: the
+    /// section chunks a refused guess falls back to ([`extract_with_resplit`]).
+    pub fallback: Option<Vec<Chunk>>,
+}
+
 /// The chunks of a run under `settings.strategy`: the whole body as one chunk when the strategy
 /// asks for it and the body is likely to fit the context with every section label in the
 /// prompt, else the section chunks under `budget`.
@@ -224,8 +234,8 @@ pub fn budget(
 /// taken at its word it split writeups that fit one call in two: the seed's estimate is 7,997
 /// tokens, its real count ~4,300 (Qwen2.5) or 4,981 (SmolLM2), `max` at `num_ctx` 8192 ~5,800.
 /// When the guess is wrong the server says so (requests carry `truncate: false`: HTTP 400, or
-/// for an older Ollama the cut's signature, `llm::truncation`), and the chunk is split in halves
-/// ([`extract_with_resplit`]), which is the section plan's two calls after one refused request.
+/// for an older Ollama the cut's signature, `llm::truncation`), and the run falls back to the
+/// section chunks ([`Plan::fallback`]): the guess then costs one refused request.
 ///
 /// Measured on the seed (`bench/oneshot.sh`, Qwen2.5-Coder 1.5B, stand-in on 1 thread,
 /// `num_ctx` 8192, 2026-12-01; the two rows on different machines, so compare the ratios):
@@ -246,7 +256,7 @@ pub fn plan_chunks(
     settings: &Settings,
     num_ctx: u32,
     budget: Budget,
-) -> Result<Vec<Chunk>, PromptError> {
+) -> Result<Plan, PromptError> {
     let whole = match settings.strategy {
         Strategy::Sections => false,
         Strategy::Whole => true,
@@ -256,6 +266,7 @@ pub fn plan_chunks(
             .target_tokens
             .is_none_or(|t| tokens::estimate(&doc.body) <= t),
     };
+    let sections = split::chunks(doc, outline, budget);
     if whole {
         let overhead = prompt_overhead(prompts, &outline.title, &outline.labels())?;
         let max =
@@ -263,10 +274,16 @@ pub fn plan_chunks(
         if let Some(chunk) =
             split::whole(doc, outline, max * tokens::TYPICAL_OVERCOUNT_PERCENT / 100)
         {
-            return Ok(vec![chunk]);
+            return Ok(Plan {
+                chunks: vec![chunk],
+                fallback: (sections.len() > 1).then_some(sections),
+            });
         }
     }
-    Ok(split::chunks(doc, outline, budget))
+    Ok(Plan {
+        chunks: sections,
+        fallback: None,
+    })
 }
 
 /// Summarizes one document: the entry point of the pipeline. `today` is the date printed in
@@ -288,13 +305,7 @@ pub async fn summarize(
     let outline = split::outline(doc);
     let budget = budget(&outline, prompts, settings, num_ctx)?;
     let title = outline.title.clone();
-    let chunks = plan_chunks(doc, &outline, prompts, settings, num_ctx, budget)?;
-    // When the one call was a guess (the section plan needs more), a refusal falls back to the
-    // section plan rather than to halves: the refused request is then the guess's whole cost.
-    let fallback = match chunks.as_slice() {
-        [_] => Some(split::chunks(doc, &outline, budget)).filter(|c| c.len() > 1),
-        _ => None,
-    };
+    let Plan { chunks, fallback } = plan_chunks(doc, &outline, prompts, settings, num_ctx, budget)?;
     let call = CallSettings {
         model: settings.model.clone(),
         options: Options {

@@ -341,13 +341,13 @@ pub(super) fn sections(args: SectionsArgs) -> Result<(), Failure> {
         strategy: pipeline::Strategy::Auto,
         ..settings
     };
-    let planned = pipeline::plan_chunks(&doc, &outline, &prompts, &auto, args.num_ctx, budget)
+    let plan = pipeline::plan_chunks(&doc, &outline, &prompts, &auto, args.num_ctx, budget)
         .map_err(Failure::failed)?;
-    if planned.len() == 1 && split::chunks(&doc, &outline, budget).len() > 1 {
+    if plan.fallback.is_some() {
         report.push_str(&format!(
             "\nA run with --strategy auto (the default) sends the writeup in one call: its estimate of \
              {} tokens is pessimistic and likely fits; if the server refuses it, the chunks above.\n",
-            planned[0].est_tokens
+            plan.chunks[0].est_tokens
         ));
     }
     print_stdout(&report)

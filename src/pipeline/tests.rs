@@ -36,7 +36,9 @@ fn plan_with(body: &str, s: &Settings, num_ctx: u32) -> Vec<Chunk> {
     let prompts = Prompts::new(None).unwrap();
     let outline = split::outline(&doc);
     let b = budget(&outline, &prompts, s, num_ctx).unwrap();
-    plan_chunks(&doc, &outline, &prompts, s, num_ctx, b).unwrap()
+    plan_chunks(&doc, &outline, &prompts, s, num_ctx, b)
+        .unwrap()
+        .chunks
 }
 
 #[test]
