@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{CallSettings, ExtractError};
-use crate::llm::{ChatRequest, ChatResponse, Llm, LlmError, Message, Reply};
+use crate::llm::{ChatRequest, Llm, Message, Reply};
 use crate::tokens;
 
 /// The map step's answer schema (sent as Ollama `format`).
@@ -216,23 +216,6 @@ where
         };
         let raw = reply.response.content.clone();
         let cut = reply.response.done_reason.as_deref() == Some("length");
-        if cut && filled_window(&reply.response, call.options.num_ctx) {
-            // Asking again would add to a prompt that already left no room to answer: the
-            // chunk goes back to be split (the one-call plan guessed its size too low).
-            let seen = reply.response.prompt_eval_count.unwrap_or(0);
-            let made = reply.response.eval_count.unwrap_or(0);
-            replies.push(reply);
-            return Called {
-                value: Err(LlmError::ContextExceeded {
-                    num_ctx: call.options.num_ctx,
-                    detail: format!(
-                        "the prompt ({seen} tokens) left room for only {made} tokens of answer"
-                    ),
-                }
-                .into()),
-                replies,
-            };
-        }
         let result = parse_answer::<T>(&raw)
             .map_err(|e| {
                 if cut {
@@ -276,16 +259,6 @@ where
         }
     }
     unreachable!("the loop returns on its second attempt")
-}
-
-/// True when an answer cut short (`done_reason` "length") stopped because prompt and answer
-/// filled `num_ctx`, not at `num_predict`: requests carry `shift: false`, so Ollama stops there
-/// instead of dropping the front of the context (docs/api.md, `shift`).
-fn filled_window(answer: &ChatResponse, num_ctx: u32) -> bool {
-    match (answer.prompt_eval_count, answer.eval_count) {
-        (Some(p), Some(e)) => p + e + 1 >= u64::from(num_ctx),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

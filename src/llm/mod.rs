@@ -439,6 +439,8 @@ impl Llm {
     ///   2. `est > num_ctx` and `n` within 16 of `num_ctx / 2` ([`HALF_WINDOW_SLACK`]): the size
     ///      Ollama's cut leaves;
     ///   3. `n >= num_ctx - 1`: the prompt filled the whole window;
+    ///   4. `done_reason` "length" and `n` + `eval_count` ≥ `num_ctx - 1`: prompt and answer
+    ///      filled the window before the answer was complete (`shift: false`);
     /// - [`LlmError::Http`]: any other non-2xx status, with the `error` text of a JSON body (or
     ///   the body itself); 5xx only after the retries;
     /// - [`LlmError::Stream`]: an `{"error": …}` line after HTTP 200 (its text), an unreadable

@@ -58,6 +58,18 @@ pub(crate) fn check_truncation(req: &ChatRequest, answer: &ChatResponse) -> Resu
             ),
         });
     }
+    // Rule 4: the answer stopped because prompt and answer filled the window (`done_reason`
+    // "length" below `num_predict`): requests carry `shift: false`, so Ollama stops there instead
+    // of dropping the front of the context. Asking again would only lengthen the prompt.
+    let made = answer.eval_count.unwrap_or(0);
+    if answer.done_reason.as_deref() == Some("length") && window > 0 && seen + made + 1 >= window {
+        return Err(LlmError::ContextExceeded {
+            num_ctx,
+            detail: format!(
+                "the prompt ({seen} tokens) left room for only {made} tokens of answer"
+            ),
+        });
+    }
     if window > 1 && seen >= window - 1 {
         return Err(LlmError::ContextExceeded {
             num_ctx,
