@@ -8,6 +8,9 @@
 //! quote still ~15 of the ~40 tokens of a takeaway (issue 11). The author's own sentence is
 //! also grounded by construction.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::text::{fold_space, markdown_words};
@@ -174,8 +177,8 @@ pub fn sentence_around(text: &str, quote_range: std::ops::Range<usize>) -> (Stri
 fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut push_block = |block: std::ops::Range<usize>| {
-        let unwrapped = mask_urls(&text[block.clone()].replace('\n', " "));
-        for (i, s) in unwrapped.split_sentence_bound_indices() {
+        let unwrapped = text[block.clone()].replace('\n', " ");
+        for (i, s) in mask_urls(&unwrapped).split_sentence_bound_indices() {
             let trimmed = s.trim_end();
             if trimmed.chars().any(char::is_alphanumeric) {
                 let start = block.start + i + (trimmed.len() - trimmed.trim_start().len());
@@ -210,31 +213,15 @@ fn sentences(text: &str, regions: &[std::ops::Range<usize>]) -> Vec<std::ops::Ra
 /// by `x` bytes of the same length, so that byte offsets stay valid: UAX #29 ends a sentence at the `?` of a
 /// query string, and a detail then began inside a link ("s=20&t=c8vl…) qui a fait des
 /// sketchnotes", devoxx-fr-2022-cecile.md).
-fn mask_urls(text: &str) -> String {
-    let url_start = |s: &str| {
-        [s.find("http://"), s.find("https://")]
-            .into_iter()
-            .flatten()
-            .min()
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = url_start(rest) {
-        out.push_str(&rest[..at]);
-        // A URL ends at white space or at the bracket or quote around it, and not with the
-        // punctuation of its sentence.
-        let url = &rest[at..];
-        let end = url
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"'))
-            .unwrap_or(url.len());
-        let len = url[..end]
-            .trim_end_matches(['.', ',', ';', ':', '!', '?'])
-            .len();
-        out.extend(std::iter::repeat_n('x', len));
-        rest = &rest[at + len..];
-    }
-    out.push_str(rest);
-    out
+fn mask_urls(text: &str) -> std::borrow::Cow<'_, str> {
+    static URL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"https?://[^\s)\]>"]+"#).expect("a valid pattern"));
+    URL.replace_all(text, |c: &regex::Captures| {
+        // Not the punctuation of the sentence the URL ends.
+        let url = &c[0];
+        let kept = url.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        format!("{}{}", "x".repeat(kept.len()), &url[kept.len()..])
+    })
 }
 
 /// Least letters and digits of a sentence that [`best_sentence`] and [`first_sentence`] pick:
