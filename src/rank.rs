@@ -347,13 +347,14 @@ pub fn rank_report(candidates: &[Candidate], emphasis: &Emphasis, top: usize) ->
             if !is_bare_heading(std::slice::from_ref(c), &mut emphasis) {
                 return Some(c.clone());
             }
+            let headline = headline_from(&c.detail);
             // A question ("Q: how did you convince management?") is no point to promote.
             if c.quote_found
                 && c.detail.chars().filter(|ch| ch.is_alphanumeric()).count() >= 20
-                && !headline_from(&c.detail).ends_with('?')
+                && !headline.ends_with('?')
             {
                 let mut promoted = c.clone();
-                promoted.headline = headline_from(&c.detail);
+                promoted.headline = headline;
                 promoted.detail = String::new();
                 return Some(promoted);
             }
