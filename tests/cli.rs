@@ -193,11 +193,17 @@ fn a_template_with_an_unknown_variable_is_an_error() {
 
 /// A model answer in Ollama's NDJSON stream shape.
 fn ndjson_answer(content: &str) -> String {
+    ndjson_stream(content, "stop", (300, 40))
+}
+
+/// An `/api/chat` answer streamed as two NDJSON lines: `content`, then the final line with
+/// `done_reason` and (`prompt_eval_count`, `eval_count`).
+fn ndjson_stream(content: &str, done_reason: &str, counts: (u64, u64)) -> String {
     let first = json!({"model": "tiny", "created_at": "2026-01-01T00:00:00Z",
         "message": {"role": "assistant", "content": content}, "done": false});
     let last = json!({"model": "tiny", "created_at": "2026-01-01T00:00:01Z",
-        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
-        "total_duration": 1_000_000, "prompt_eval_count": 300, "eval_count": 40});
+        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": done_reason,
+        "total_duration": 1_000_000, "prompt_eval_count": counts.0, "eval_count": counts.1});
     format!("{first}\n{last}\n")
 }
 
@@ -324,20 +330,20 @@ async fn mount_model_info(server: &MockServer) {
         .await;
 }
 
-/// Mounts an `/api/chat` answer streamed as two NDJSON lines: `content`, then the final line
-/// with `done_reason` and the counts the test needs.
+/// Mounts an `/api/chat` answer ([`ndjson_stream`]) for every chat request.
 async fn mount_chat_answer(
     server: &MockServer,
     content: &str,
     done_reason: &str,
     counts: (u64, u64),
 ) {
-    let first = json!({"message": {"role": "assistant", "content": content}, "done": false});
-    let last = json!({"message": {"role": "assistant", "content": ""}, "done": true,
-        "done_reason": done_reason, "prompt_eval_count": counts.0, "eval_count": counts.1});
     Mock::given(method("POST"))
         .and(path("/api/chat"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{first}\n{last}\n")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(ndjson_stream(
+            content,
+            done_reason,
+            counts,
+        )))
         .mount(server)
         .await;
 }
